@@ -1,0 +1,51 @@
+"""NATS subjects and stream names of the contract, built and parsed in one place."""
+
+from __future__ import annotations
+
+EVENTS_STREAM = "RAPPORT_EVENTS"
+DLQ_STREAM = "RAPPORT_DLQ"
+EVENTS_PREFIX = "rapport.ev"
+EVENTS_FILTER = "rapport.ev.>"
+DLQ_PREFIX = "rapport.dlq"
+DLQ_FILTER = "rapport.dlq.>"
+INGEST_SUBJECT = "rapport.ingest"
+QUERY_PREFIX = "rapport.q"
+CONTROL_PREFIX = "rapport.ctl"
+TYPE_PREFIX = "rapport."
+
+
+class SubjectError(ValueError):
+    """A subject that is not `rapport.ev.<relationship_id>.<noun>.<verb>`."""
+
+
+def event_subject(relationship_id: str, event_type: str) -> str:
+    """Subject an event is stored under: `rapport.ev.<id>.<noun>.<verb>`."""
+    return f"{EVENTS_PREFIX}.{relationship_id}.{event_type.removeprefix(TYPE_PREFIX)}"
+
+
+def parse_event_subject(subject: str) -> tuple[str, str]:
+    """Split an event subject into (relationship id, event type)."""
+    parts = subject.split(".")
+    if len(parts) != 5 or parts[0] != "rapport" or parts[1] != "ev" or not all(parts):
+        raise SubjectError(f"subject {subject!r} is not rapport.ev.<relationship_id>.<noun>.<verb>")
+    return parts[2], f"{TYPE_PREFIX}{parts[3]}.{parts[4]}"
+
+
+def relationship_filter(relationship_id: str) -> str:
+    """Subject filter for every event of one relationship."""
+    return f"{EVENTS_PREFIX}.{relationship_id}.>"
+
+
+def stage_subject(relationship_id: str) -> str:
+    """Subject of a relationship's stage changes (guarded by expected-last-sequence)."""
+    return event_subject(relationship_id, "rapport.stage.changed")
+
+
+def dlq_subject(origin: str) -> str:
+    """Subject a dead letter from `origin` (a projection name) is stored under."""
+    return f"{DLQ_PREFIX}.{origin}"
+
+
+def query_subject(projection: str, query: str) -> str:
+    """Subject of a query, e.g. `rapport.q.stage.get`."""
+    return f"{QUERY_PREFIX}.{projection}.{query}"

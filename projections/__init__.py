@@ -1,0 +1,1 @@
+"""Pure folds (state, event) -> state, and their SQLite persistence."""

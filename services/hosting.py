@@ -1,0 +1,100 @@
+"""What every Rapport service process shares: its FastStream broker, signals and a ping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+from faststream.nats import NatsBroker, NatsMessage
+
+from events.subjects import CONTROL_PREFIX
+
+if TYPE_CHECKING:
+    from services.settings import Settings
+
+log = logging.getLogger("rapport")
+
+
+class Service(Protocol):
+    """A long-running process: started, stopped, and able to say how it is."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
+def ping_subject(service: str) -> str:
+    """Subject every instance of a service answers with its status."""
+    return f"{CONTROL_PREFIX}.{service}.ping"
+
+
+def make_broker(settings: Settings, name: str) -> NatsBroker:
+    """A FastStream broker for request-reply handlers, reconnecting forever."""
+    return NatsBroker(
+        settings.resolved_nats_url,
+        name=f"rapport-{name}",
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+        connect_timeout=2,
+        logger=logging.getLogger(f"rapport.{name}.broker"),
+        # FastStream logs every message at this level: keep access logs out of INFO
+        log_level=logging.DEBUG,
+        graceful_timeout=5.0,
+    )
+
+
+def add_ping(broker: NatsBroker, service: Service) -> None:
+    """Answer `rapport.ctl.<name>.ping` with the service's status (every instance answers)."""
+    started = time.time()
+
+    @broker.subscriber(ping_subject(service.name))
+    async def ping(msg: NatsMessage) -> bytes:
+        status = {"service": service.name, "pid": os.getpid(), "uptime_s": time.time() - started}
+        status.update(service.status())
+        return orjson.dumps(status)
+
+
+def reply(payload: dict[str, Any]) -> bytes:
+    """Serialise a reply the same way in every handler."""
+    return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)
+
+
+def error_reply(code: str, message: str, **extra: Any) -> bytes:
+    """The contract's error reply: `{"error": {"code", "message"}}`."""
+    return reply({"error": {"code": code, "message": message}, **extra})
+
+
+async def serve(service: Service) -> None:
+    """Run a service until SIGINT or SIGTERM, then stop it cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await service.start()
+    log.info("%s ready", service.name)
+    try:
+        await stop.wait()
+    finally:
+        log.info("%s stopping", service.name)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(service.stop(), 15)
+
+
+def configure_logging(level: str, service: str) -> None:
+    """One log format for every process, naming the service."""
+    logging.basicConfig(
+        level=level.upper(),
+        format=f"%(asctime)s {service:<9} %(levelname)-7s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    logging.getLogger("nats").setLevel(logging.WARNING)

@@ -1,0 +1,42 @@
+"""Every setting of every service and command, read from `RAPPORT_*` environment variables.
+
+Command-line options override the environment; the environment overrides these defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_NATS_PORT = 4222
+
+
+class Settings(BaseSettings):
+    """Configuration shared by `rapport up`, the services and the CLI."""
+
+    model_config = SettingsConfigDict(env_prefix="RAPPORT_", extra="ignore")
+
+    data_dir: Path = Field(Path("rapport-data"), description="stores and the embedded NATS")
+    nats_url: str | None = Field(None, description="NATS server; unset: the embedded one")
+    nats_port: int = Field(DEFAULT_NATS_PORT, ge=1, le=65535, description="embedded NATS port")
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=0, le=65535)
+    replicas: int = Field(1, ge=1, le=5, description="stream replicas (3 on a cluster)")
+    duplicate_window: float = Field(120.0, gt=0, description="JetStream dedupe window, seconds")
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, description="largest accepted request body")
+    max_batch: int = Field(1000, ge=1, description="most events in one batch")
+    request_timeout: float = Field(2.0, gt=0, description="seconds to wait for a service")
+    publish_timeout: float = Field(5.0, gt=0, description="seconds to wait for a JetStream ack")
+    log_level: str = "info"
+
+    @property
+    def resolved_nats_url(self) -> str:
+        """The NATS URL to use: the configured one, else the embedded server's."""
+        return self.nats_url or f"nats://127.0.0.1:{self.nats_port}"
+
+    def with_overrides(self, **options: object) -> Settings:
+        """A copy with the options given on the command line (None means not given)."""
+        given = {key: value for key, value in options.items() if value is not None}
+        return self.model_copy(update=given) if given else self

@@ -1,0 +1,132 @@
+"""The two JetStream streams of the contract, created idempotently and never silently changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from events.subjects import DLQ_FILTER, DLQ_STREAM, EVENTS_FILTER, EVENTS_STREAM
+
+if TYPE_CHECKING:
+    from nats.js import JetStreamContext
+
+
+class StreamConflict(RuntimeError):
+    """An existing stream whose configuration differs from what Rapport needs."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamReport:
+    """What ensure_streams did with one stream."""
+
+    name: str
+    created: bool
+
+
+def events_stream(replicas: int = 1, duplicate_window: float = 120.0) -> StreamConfig:
+    """RAPPORT_EVENTS: the system of record; file storage, kept forever, no delete or purge."""
+    return StreamConfig(
+        name=EVENTS_STREAM,
+        description="Rapport: every relationship event, the system of record",
+        subjects=[EVENTS_FILTER],
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.OLD,
+        max_age=0,
+        max_msgs=-1,
+        max_bytes=-1,
+        num_replicas=replicas,
+        duplicate_window=duplicate_window,
+        deny_delete=True,
+        deny_purge=True,
+        # direct gets read one relationship's subjects without a consumer (ingest, audit)
+        allow_direct=True,
+    )
+
+
+def dlq_stream(replicas: int = 1, duplicate_window: float = 120.0) -> StreamConfig:
+    """RAPPORT_DLQ: what could not be applied, with why; file storage, kept forever."""
+    return StreamConfig(
+        name=DLQ_STREAM,
+        description="Rapport: events that could not be applied, with the reason",
+        subjects=[DLQ_FILTER],
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.OLD,
+        max_age=0,
+        max_msgs=-1,
+        max_bytes=-1,
+        num_replicas=replicas,
+        duplicate_window=duplicate_window,
+        deny_delete=False,  # operators may remove a dead letter once they have handled it
+        deny_purge=False,
+        allow_direct=True,
+    )
+
+
+# The settings that make the streams what the contract says; others (limits the server
+# fills in, placement) may differ without harm.
+_CHECKED = (
+    "subjects",
+    "storage",
+    "retention",
+    "max_age",
+    "max_msgs",
+    "max_bytes",
+    "num_replicas",
+    "duplicate_window",
+    "deny_delete",
+    "deny_purge",
+    "allow_direct",
+)
+
+
+def differences(wanted: StreamConfig, actual: StreamConfig) -> list[str]:
+    """Name every checked setting where the existing stream differs from the wanted one."""
+    found = []
+    for name in _CHECKED:
+        want, have = _norm(getattr(wanted, name)), _norm(getattr(actual, name))
+        if want != have:
+            found.append(f"{name}: the stream has {have!r}, Rapport needs {want!r}")
+    return found
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return False if value is None else value  # the server omits false flags
+
+
+async def ensure_streams(
+    js: JetStreamContext, replicas: int = 1, duplicate_window: float = 120.0
+) -> list[StreamReport]:
+    """Create the streams if missing; refuse, naming the differences, if they conflict."""
+    reports = []
+    wanted_streams = (
+        events_stream(replicas, duplicate_window),
+        dlq_stream(replicas, duplicate_window),
+    )
+    for wanted in wanted_streams:
+        assert wanted.name is not None
+        try:
+            info = await js.stream_info(wanted.name)
+        except NotFoundError:
+            await js.add_stream(wanted)
+            reports.append(StreamReport(wanted.name, created=True))
+            continue
+        problems = differences(wanted, info.config)
+        if problems:
+            raise StreamConflict(
+                f"stream {wanted.name} exists with a configuration Rapport cannot use:\n  - "
+                + "\n  - ".join(problems)
+                + "\nRapport never changes an existing stream: edit it deliberately "
+                "(e.g. `nats stream edit`) or change Rapport's settings to match."
+            )
+        reports.append(StreamReport(wanted.name, created=False))
+    return reports

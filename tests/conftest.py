@@ -1,0 +1,91 @@
+"""Shared fixtures: a real nats-server per test on a free loopback port, with a temp store."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import nats
+import pytest
+import uvicorn
+
+from services.embedded_nats import EmbeddedNats, free_port
+from services.gateway import create_app
+from services.settings import Settings
+from services.streams import ensure_streams
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
+    from pathlib import Path
+
+    from nats.aio.client import Client as NATS
+
+
+@pytest.fixture
+async def nats_server(tmp_path: Path) -> AsyncIterator[EmbeddedNats]:
+    """A JetStream nats-server of its own for one test."""
+    server = EmbeddedNats(tmp_path / "nats", port=free_port(), name=f"test-{tmp_path.name}")
+    await server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def nc(nats_server: EmbeddedNats) -> AsyncIterator[NATS]:
+    """A client connected to the test's server, with the contract's streams in place."""
+    client = await nats.connect(nats_server.url)
+    await ensure_streams(client.jetstream())
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+def settings(nats_server: EmbeddedNats, tmp_path: Path) -> Settings:
+    """Settings pointing at the test's server and a temp data dir."""
+    return Settings(nats_url=nats_server.url, data_dir=tmp_path / "data", http_port=free_port())
+
+
+@pytest.fixture
+async def gateway(settings: Settings, nc: NATS) -> AsyncIterator[str]:
+    """The HTTP gateway under uvicorn on a free loopback port; yields its base URL."""
+    async with running_gateway(settings) as url:
+        yield url
+
+
+@asynccontextmanager
+async def running_gateway(settings: Settings) -> AsyncIterator[str]:
+    """Serve the gateway app in this event loop until the block ends."""
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=settings.http_port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    await wait_for(lambda: server.started, what="the gateway to start")
+    try:
+        yield f"http://127.0.0.1:{settings.http_port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
+
+
+async def wait_for(
+    condition: Callable[[], bool | Awaitable[bool]], *, within: float = 10.0, what: str = "it"
+) -> None:
+    """Poll a condition until it holds; fail the test after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        outcome = condition()
+        if not isinstance(outcome, bool):
+            outcome = await outcome
+        if outcome:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(0.02)

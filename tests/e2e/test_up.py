@@ -1,0 +1,84 @@
+"""`rapport up` on a fresh directory, driven as a user would, and stopped like Ctrl-C does."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from typing import TYPE_CHECKING
+
+import httpx
+
+from services.embedded_nats import free_port
+from tests.e2e.helpers import RAPPORT, alive, rapport_up
+from tests.factories import event
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def test_up_serves_health_takes_events_and_stops_clean(tmp_path: Path) -> None:
+    with rapport_up(tmp_path) as up:
+        health = httpx.get(f"{up.http_url}/healthz").json()
+        assert health["status"] == "ok"
+        assert (up.data_dir / "nats" / "jetstream").is_dir()
+
+        emitted = up.rapport(
+            "emit", "connection.made", "--rel", "rel-1",
+            "--set", "owner=maria@example.com", "--set", "counterpart.name=Ada Lovelace",
+        )  # fmt: skip
+        assert emitted.returncode == 0, emitted.stderr
+        assert "as seq 1" in emitted.stdout
+
+        refused = up.rapport("emit", "stage.changed", "--rel", "rel-1", "--set", "to=partnership")
+        assert refused.returncode == 1
+        assert "needs a reason" in refused.stderr
+
+        posted = httpx.post(f"{up.http_url}/v1/events", json=event("interaction.recorded", "rel-1"))
+        assert posted.status_code == 202
+        assert posted.json()["accepted"][0]["seq"] == 2
+
+        lines = [json.dumps(event("interaction.recorded", f"rel-{n}")) for n in range(5)]
+        lines.insert(2, "{broken")
+        lines.append(json.dumps(event("interaction.recorded", data={"kind": "call"})))
+        jsonl = tmp_path / "events.jsonl"
+        jsonl.write_text("\n".join(lines) + "\n")
+        result = up.rapport("emit", "--file", str(jsonl), "--json")
+        assert result.returncode == 1
+        summary = json.loads(result.stdout[result.stdout.index("{") :])
+        assert summary["accepted"] == 5
+        assert [r["line"] for r in summary["rejected"]] == [3, 7]
+        assert "data.direction" in summary["rejected"][1]["error"]
+
+        children = up.children()
+        assert len(children) >= 3  # the NATS server and the services
+        up.process.send_signal(signal.SIGINT)
+        assert up.process.wait(60) == 0
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in children if alive(pid)]
+        assert "Rapport stopped." in up.log.read_text()
+
+
+def test_up_reports_a_busy_port_clearly(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [*RAPPORT, "up", "--nats-port", str(port), "--http-port", str(free_port())],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={k: v for k, v in os.environ.items() if not k.startswith("RAPPORT_")},
+            check=False,
+        )
+    assert result.returncode == 1
+    assert f"port {port}" in result.stderr
+    assert "already in use" in result.stderr
+    assert "Traceback" not in result.stderr
