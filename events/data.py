@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from events.fields import CalendarDate, LongText, ProposalId, Reason, ShortText, Tags
 from events.stages import Stage
@@ -95,7 +95,11 @@ class ProposalDraftedData(ProposalFields):
 
 
 class ProposalSubmittedData(EventData):
-    """A proposal put to the partner; carries the drafted fields when there was no draft."""
+    """A proposal put to the partner; carries the drafted fields when there was no draft.
+
+    Whether there was a draft is a fact of the log, not of this event: the proposals
+    projection refuses (dead-letters) a submission of an undrafted proposal without a title.
+    """
 
     proposal_id: ProposalId
     title: ShortText | None = None
@@ -103,14 +107,6 @@ class ProposalSubmittedData(EventData):
     ask: LongText | None = None
     goals: Tags = ()
     proposed_start: CalendarDate | None = None
-
-    @model_validator(mode="after")
-    def _title_with_fields(self) -> ProposalSubmittedData:
-        # Without a draft the submission is the proposal, so it needs a title; drafted
-        # fields without a title mean the writer forgot it rather than meant the draft's.
-        if self.title is None and (self.kind or self.ask or self.goals or self.proposed_start):
-            raise ValueError("title is required when a submission carries proposal fields")
-        return self
 
 
 class ProposalDecidedData(EventData):

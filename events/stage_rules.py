@@ -9,15 +9,25 @@ stage is a conflict. A change that breaks a rule is rejected.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from events.stages import FUNNEL, ORDER, Stage
 
-if TYPE_CHECKING:
-    from events.data import StageChangedData
-
 # Flags that, on their own, reject a change.
 REJECTING_FLAGS = frozenset({"from-mismatch", "no-change", "missing-reason"})
+
+
+class StageChange(Protocol):
+    """A requested move: `StageChangedData`, or anything with the same three fields."""
+
+    @property
+    def to(self) -> Stage: ...
+
+    @property
+    def from_(self) -> Stage | None: ...
+
+    @property
+    def reason(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +44,7 @@ class Verdict:
         return "; ".join(self.problems)
 
 
-def check(current: Stage, change: StageChangedData) -> Verdict:
+def check(current: Stage, change: StageChange) -> Verdict:
     """Judge a stage change against the relationship's current stage."""
     to, reason = change.to, change.reason
     flags: list[str] = []
@@ -73,7 +83,7 @@ def check(current: Stage, change: StageChangedData) -> Verdict:
     return Verdict(accepted=not problems, flags=tuple(flags), problems=tuple(problems))
 
 
-def next_stage(current: Stage, change: StageChangedData) -> tuple[Stage, Verdict]:
+def next_stage(current: Stage, change: StageChange) -> tuple[Stage, Verdict]:
     """Fold one change: the stage after it, and the verdict on it."""
     verdict = check(current, change)
     return (change.to if verdict.accepted else current), verdict

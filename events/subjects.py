@@ -31,6 +31,14 @@ def parse_event_subject(subject: str) -> tuple[str, str]:
     return parts[2], f"{TYPE_PREFIX}{parts[3]}.{parts[4]}"
 
 
+def stored_under(subject: str, relationship_id: str, event_type: str) -> bool:
+    """True when an event with this id and type belongs under `subject` (the contract's rule)."""
+    try:
+        return parse_event_subject(subject) == (relationship_id, event_type)
+    except SubjectError:
+        return False
+
+
 def relationship_filter(relationship_id: str) -> str:
     """Subject filter for every event of one relationship."""
     return f"{EVENTS_PREFIX}.{relationship_id}.>"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from services import cli_emit  # noqa: F401  (registers `rapport emit`)
+from services import cli_emit, cli_queries  # noqa: F401  (they register their commands)
 from services.cli_common import (
     DataDir,
     HttpHost,
@@ -82,7 +82,10 @@ async def _run_service(name: str, settings: Settings) -> None:
 
         await serve(IngestService(settings))
         return
-    fail(f"service {name!r} is not available yet")
+    from services.projection_service import ProjectionService
+    from services.specs import SPECS
+
+    await serve(ProjectionService(settings, SPECS[name]))
 
 
 def main() -> None:

@@ -76,12 +76,14 @@ def run(coroutine: Any) -> Any:
     """Run a coroutine, turning Rapport's known failures into clear messages."""
     from services.connection import NatsUnavailable
     from services.embedded_nats import EmbeddedNatsError
+    from services.projection_service import StoreInUse
     from services.runtime import RuntimeFailure
     from services.streams import StreamConflict
 
+    known = (NatsUnavailable, EmbeddedNatsError, RuntimeFailure, StreamConflict, StoreInUse)
     try:
         return asyncio.run(coroutine)
-    except (NatsUnavailable, EmbeddedNatsError, RuntimeFailure, StreamConflict) as exc:
+    except known as exc:
         fail(str(exc))
     except KeyboardInterrupt:
         raise typer.Exit(130) from None

@@ -6,7 +6,7 @@ import getpass
 import sys
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path  # noqa: TC003  (Typer reads annotations at runtime)
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson

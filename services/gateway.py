@@ -18,7 +18,9 @@ from services.embedded_nats import port_is_free
 from services.hosting import ping_subject
 from services.http_events import json_response
 from services.http_events import router as events_router
+from services.http_queries import router as queries_router
 from services.ingest import Ingestor
+from services.metrics import Metrics
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -67,8 +69,12 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    metrics = Metrics()
+    app.middleware("http")(metrics.observe)
     app.include_router(events_router)
+    app.include_router(queries_router)
     app.add_api_route("/healthz", healthz, methods=["GET"], summary="Is Rapport able to work")
+    app.add_api_route("/metrics", metrics.scrape, methods=["GET"], summary="Prometheus metrics")
     return app
 
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 # Every service `rapport up` runs, each in its own process (the GIL would otherwise make
 # three projectors share one core).
-SERVICES: tuple[str, ...] = ("ingest", "gateway")
+SERVICES: tuple[str, ...] = ("stage", "health", "proposals", "ingest", "gateway")
 RESTARTS_PER_MINUTE = 5
 
 

@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     request_timeout: float = Field(2.0, gt=0, description="seconds to wait for a service")
     publish_timeout: float = Field(5.0, gt=0, description="seconds to wait for a JetStream ack")
     log_level: str = "info"
+    instance: str = Field(
+        "1",
+        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description="this replica's name: its durable consumer is rapport-<projection>-<instance>",
+    )
+    batch_size: int = Field(1000, ge=1, le=10_000, description="events a projector folds at once")
 
     @property
     def resolved_nats_url(self) -> str:

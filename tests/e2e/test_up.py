@@ -82,3 +82,47 @@ def test_up_reports_a_busy_port_clearly(tmp_path: Path) -> None:
     assert f"port {port}" in result.stderr
     assert "already in use" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_reads_the_projections(tmp_path: Path) -> None:
+    with rapport_up(tmp_path) as up:
+        lines = [
+            event("connection.made", "rel-1", days=0),
+            event("stage.changed", "rel-1", {"to": "awareness"}, days=1),
+            event("interaction.recorded", "rel-1", days=2),
+            event("capacity.noted", "rel-1", {"capacity": "high", "goals": ["reach"]}, days=2),
+            event("proposal.drafted", "rel-1", {"proposal_id": "p-1", "title": "Talk"}, days=3),
+            event("interaction.recorded", "rel-2", days=1),
+        ]
+        jsonl = tmp_path / "seed.jsonl"
+        jsonl.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+        assert up.rapport("emit", "--file", str(jsonl)).returncode == 0
+        # wait until every projection has applied the last event (read-your-writes over HTTP)
+        for route in ("/v1/relationships/rel-2", "/v1/relationships/rel-2/health", "/v1/proposals"):
+            response = httpx.get(f"{up.http_url}{route}", params={"min_seq": 6, "wait_ms": 10_000})
+            assert response.status_code == 200, response.text
+
+        def cli_json(*args: str) -> dict[str, object]:
+            result = up.rapport(*args, "--json")
+            assert result.returncode == 0, result.stderr
+            parsed: dict[str, object] = json.loads(result.stdout)
+            return parsed
+
+        shown = cli_json("show", "rel-1")
+        assert shown["stage"]["stage"] == "awareness"  # type: ignore[index]
+        assert shown["health"]["next_touch_due"]  # type: ignore[index]
+        assert [i["relationship_id"] for i in cli_json("list")["items"]] == ["rel-1", "rel-2"]  # type: ignore[attr-defined]
+        assert cli_json("funnel")["reached"] == {  # type: ignore[comparison-overlap]
+            "connection": 2, "awareness": 1, "engagement": 0, "conversion": 0, "partnership": 0
+        }  # fmt: skip
+        due = cli_json("due")["items"]
+        assert {i["relationship_id"] for i in due} == {"rel-1", "rel-2"}  # type: ignore[attr-defined]
+        [proposal] = cli_json("proposals")["items"]  # type: ignore[misc]
+        assert proposal["proposal_id"] == "p-1"  # type: ignore[index]
+
+        table = up.rapport("funnel")
+        assert table.returncode == 0
+        assert "ever reached" in table.stdout
+        missing = up.rapport("show", "nobody")
+        assert missing.returncode == 1
+        assert "not_found: relationship nobody is unknown" in missing.stderr

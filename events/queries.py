@@ -1,0 +1,82 @@
+"""Query requests of the contract (`rapport.q.*`), validated like events are.
+
+Every query takes `min_seq` (answer only once the projection has applied that stream
+sequence) and `wait_ms` (how long to wait for it, default 2000).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from events.fields import ProposalId, RelationshipId, Rfc3339Time, ShortText
+from events.stages import Level, Stage
+
+Band = Literal["thriving", "healthy", "cooling", "at-risk", "dormant"]
+ProposalStatus = Literal[
+    "pending", "drafted", "submitted", "accepted", "declined", "withdrawn", "all"
+]
+Limit = Annotated[int, Field(ge=1, le=1000)]
+
+
+class Query(BaseModel):
+    """What every query takes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    min_seq: Annotated[int, Field(ge=0)] | None = None
+    wait_ms: Annotated[int, Field(ge=0, le=60_000)] = 2000
+
+
+class RelationshipQuery(Query):
+    """`stage.get`, `health.get`, `audit`: one relationship, optionally as of an instant."""
+
+    relationship_id: RelationshipId
+    as_of: Rfc3339Time | None = None
+
+
+class StageListQuery(Query):
+    """`stage.list`."""
+
+    stage: Stage | None = None
+    level: Level | None = None
+    owner: ShortText | None = None
+    limit: Limit = 100
+    cursor: str | None = None
+
+
+class FunnelQuery(Query):
+    """`stage.funnel`."""
+
+    owner: ShortText | None = None
+
+
+class HealthListQuery(Query):
+    """`health.list`: by relationship id, or most overdue first when `due_before` is given."""
+
+    band: Band | None = None
+    owner: ShortText | None = None
+    due_before: Rfc3339Time | None = None
+    limit: Limit = 100
+    cursor: str | None = None
+    as_of: Rfc3339Time | None = None
+
+
+class ProposalsQuery(Query):
+    """`proposals.pending` (and, with `status`, any other lifecycle state)."""
+
+    relationship_id: RelationshipId | None = None
+    owner: ShortText | None = None
+    status: ProposalStatus = "pending"
+    proposal_id: ProposalId | None = None
+    limit: Limit = 500
+    as_of: Rfc3339Time | None = None
+
+
+class HistoryQuery(Query):
+    """`history`: a relationship's stored events, oldest first, paged by stream sequence."""
+
+    relationship_id: RelationshipId
+    after_seq: Annotated[int, Field(ge=0)] = 0
+    limit: Limit = 100

@@ -1,0 +1,95 @@
+"""The health projection's table: each relationship's state, its owner and when it is due."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from projections.health import codec
+from projections.health.score import touch_due
+from projections.store_base import SqliteStore, placeholders
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    import aiosqlite
+
+    from projections.health.fold import HealthState
+
+
+class HealthStore(SqliteStore["HealthState"]):
+    """States to score at query time (a score depends on the instant it is asked for)."""
+
+    tables = (
+        """CREATE TABLE IF NOT EXISTS health_view (
+            relationship_id TEXT PRIMARY KEY, owner TEXT, next_due REAL, latest_at REAL NOT NULL,
+            state BLOB NOT NULL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX IF NOT EXISTS health_by_due ON health_view (next_due)",
+    )
+
+    async def load_rows(self, keys: Sequence[str]) -> dict[str, HealthState]:
+        """States of these relationships."""
+        sql = (
+            "SELECT relationship_id, state FROM health_view "
+            f"WHERE relationship_id IN ({placeholders(len(keys))})"
+        )
+        async with self.writer.execute(sql, keys) as cursor:
+            return {rel: codec.decode(rel, blob) for rel, blob in await cursor.fetchall()}
+
+    async def write_rows(
+        self,
+        writer: aiosqlite.Connection,
+        changes: Mapping[str, tuple[HealthState | None, HealthState]],
+    ) -> None:
+        """Upsert changed states with their owner and due time."""
+        await writer.executemany(
+            "INSERT OR REPLACE INTO health_view "
+            "(relationship_id, owner, next_due, latest_at, state) VALUES (?,?,?,?,?)",
+            [
+                (rel, after.owner, touch_due(after), after.latest_at, codec.encode(after))
+                for rel, (_, after) in changes.items()
+            ],
+        )
+
+    # -- queries (reader connection) ------------------------------------------------------
+
+    async def get(self, relationship_id: str) -> HealthState | None:
+        """One relationship's state."""
+        sql = "SELECT state FROM health_view WHERE relationship_id = ?"
+        async with self.reader.execute(sql, (relationship_id,)) as cursor:
+            row = await cursor.fetchone()
+        return codec.decode(relationship_id, row[0]) if row else None
+
+    async def scan(
+        self,
+        *,
+        owner: str | None = None,
+        due_before: float | None = None,
+        after: tuple[float, str] | str | None = None,
+        limit: int = 500,
+    ) -> list[tuple[str, float | None, HealthState]]:
+        """Rows in relationship-id order, or by due time when `due_before` is given."""
+        where: list[str] = ["1=1"]
+        params: list[object] = []
+        if owner is not None:
+            where.append("owner = ?")
+            params.append(owner)
+        if due_before is not None:
+            where.append("next_due < ?")
+            params.append(due_before)
+            if isinstance(after, tuple):
+                where.append("(next_due, relationship_id) > (?, ?)")
+                params.extend(after)
+            order = "next_due, relationship_id"
+        else:
+            if isinstance(after, str):
+                where.append("relationship_id > ?")
+                params.append(after)
+            order = "relationship_id"
+        sql = (
+            "SELECT relationship_id, next_due, state FROM health_view "
+            f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?"
+        )
+        async with self.reader.execute(sql, [*params, limit]) as cursor:
+            rows = await cursor.fetchall()
+        return [(rel, due, codec.decode(rel, blob)) for rel, due, blob in rows]

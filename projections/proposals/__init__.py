@@ -1,0 +1,1 @@
+"""The proposals projection: partnership proposals, their lifecycle and their readiness."""

@@ -1,0 +1,1 @@
+"""The stage projection: where each relationship stands, and the funnel."""

@@ -1,0 +1,173 @@
+"""What every projection store shares: SQLite in WAL mode, the checkpoint, applied event ids.
+
+View rows, applied event ids and the checkpoint (the last applied stream sequence) commit in
+one transaction, so a projection applies every event exactly once, even after kill -9.
+The writer has its own connection; queries read through another (WAL lets them run while
+the projector writes).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import aiosqlite
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Iterable, Mapping, Sequence
+    from pathlib import Path
+
+S = TypeVar("S")
+
+COMMON_TABLES = (
+    """CREATE TABLE IF NOT EXISTS rapport_meta (
+        key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS applied_events (
+        event_id TEXT PRIMARY KEY) WITHOUT ROWID""",
+)
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",  # WAL + NORMAL: a commit survives a process crash
+    "PRAGMA cache_size=-65536",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA busy_timeout=10000",
+)
+SQLITE_MAX_VARS = 900  # well under every SQLite build's limit on bound parameters
+
+
+def chunked(items: Sequence[Any], size: int = SQLITE_MAX_VARS) -> Iterable[Sequence[Any]]:
+    """Slices of at most `size` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def placeholders(count: int) -> str:
+    """`?,?,?` for `count` parameters."""
+    return ",".join(itertools.repeat("?", count))
+
+
+class SqliteStore(Generic[S]):
+    """Base of the projection stores: subclasses give tables, row mapping and queries."""
+
+    tables: tuple[str, ...] = ()
+
+    def __init__(self, path: Path, cache_size: int = 20_000) -> None:
+        self.path = path
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._cache: OrderedDict[str, S] = OrderedDict()
+        self._cache_size = cache_size
+
+    async def open(self) -> None:
+        """Open (and create) the store."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        writer = await aiosqlite.connect(self.path, isolation_level=None)
+        for pragma in PRAGMAS:
+            await writer.execute(pragma)
+        for ddl in (*COMMON_TABLES, *self.tables):
+            await writer.execute(ddl)
+        self._writer = writer
+        reader = await aiosqlite.connect(self.path, isolation_level=None)
+        for pragma in (*PRAGMAS[2:], "PRAGMA query_only=ON"):
+            await reader.execute(pragma)
+        self._reader = reader
+
+    async def close(self) -> None:
+        """Close both connections."""
+        for connection in (self._reader, self._writer):
+            if connection is not None:
+                await connection.close()
+        self._reader = self._writer = None
+
+    @property
+    def writer(self) -> aiosqlite.Connection:
+        """The projector's connection."""
+        assert self._writer is not None, "store is not open"
+        return self._writer
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        """The queries' connection."""
+        assert self._reader is not None, "store is not open"
+        return self._reader
+
+    async def checkpoint(self) -> int:
+        """The last stream sequence whose effects are committed (0: none)."""
+        return int(await self.meta("checkpoint", "0", reader=False))
+
+    async def meta(self, key: str, default: str, *, reader: bool = True) -> str:
+        """A value of the store's own bookkeeping."""
+        connection = self.reader if reader else self.writer
+        async with connection.execute("SELECT value FROM rapport_meta WHERE key=?", (key,)) as cur:
+            row = await cur.fetchone()
+        return str(row[0]) if row else default
+
+    async def applied(self, event_ids: Collection[str]) -> set[str]:
+        """Which of these event ids this store has applied already."""
+        found: set[str] = set()
+        for part in chunked(list(event_ids)):
+            sql = (
+                f"SELECT event_id FROM applied_events WHERE event_id IN ({placeholders(len(part))})"
+            )
+            async with self.writer.execute(sql, part) as cursor:
+                found.update(row[0] for row in await cursor.fetchall())
+        return found
+
+    async def load(self, keys: Collection[str]) -> dict[str, S]:
+        """Committed states of these relationships (absent ones are left out)."""
+        found: dict[str, S] = {}
+        missing = []
+        for key in keys:
+            state = self._cache.get(key)
+            if state is None:
+                missing.append(key)
+            else:
+                found[key] = state
+        if missing:
+            found.update(await self.load_rows(missing))
+        return found
+
+    async def commit(
+        self,
+        changes: Mapping[str, tuple[S | None, S]],
+        seq: int,
+        event_ids: Sequence[str],
+    ) -> None:
+        """Write changed states, applied ids and the checkpoint in one transaction."""
+        writer = self.writer
+        await writer.execute("BEGIN IMMEDIATE")
+        try:
+            if changes:
+                await self.write_rows(writer, changes)
+            if event_ids:
+                await writer.executemany(
+                    "INSERT OR IGNORE INTO applied_events (event_id) VALUES (?)",
+                    [(event_id,) for event_id in event_ids],
+                )
+            await writer.execute(
+                "INSERT INTO rapport_meta (key, value) VALUES ('checkpoint', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (str(seq),),
+            )
+            await writer.execute("COMMIT")
+        except BaseException:
+            await writer.execute("ROLLBACK")
+            raise
+        for key, (_, state) in changes.items():
+            self._cache[key] = state
+            self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    # -- what each projection store provides ----------------------------------------------
+
+    async def load_rows(self, keys: Sequence[str]) -> dict[str, S]:
+        """Read committed states from the store's tables."""
+        raise NotImplementedError
+
+    async def write_rows(
+        self, writer: aiosqlite.Connection, changes: Mapping[str, tuple[S | None, S]]
+    ) -> None:
+        """Write changed states (inside the open transaction)."""
+        raise NotImplementedError

@@ -1,0 +1,188 @@
+"""The contract's GET routes, answered by NATS requests to the projection services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request, Response
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+
+from events.queries import Band, ProposalStatus
+from events.stages import Level, Stage
+from events.subjects import query_subject
+from services.http_events import json_response
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client as NATS
+
+STATUS_OF_ERROR = {"not_found": 404, "invalid": 400, "unavailable": 503}
+RelationshipPath = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9_-]{1,128}$", description="relationship id")
+]
+AsOf = Annotated[
+    datetime | None, Query(description="RFC 3339 instant (default: now); may be in the future")
+]
+MinSeq = Annotated[
+    int | None, Query(ge=0, description="answer once this stream sequence is applied")
+]
+WaitMs = Annotated[int, Query(ge=0, le=60_000, description="how long to wait for min_seq")]
+
+router = APIRouter(prefix="/v1")
+
+
+async def ask(request: Request, projection: str, query: str, payload: dict[str, Any]) -> Response:
+    """Send a query to a projection service and turn its reply into an HTTP response."""
+    nc: NATS = request.app.state.nc
+    settings = request.app.state.settings
+    subject = query_subject(projection, query)
+    body = {key: value for key, value in payload.items() if value is not None}
+    wait = body.get("wait_ms", 0) / 1000 if "min_seq" in body else 0
+    try:
+        message = await nc.request(
+            subject, orjson.dumps(body), timeout=settings.request_timeout + wait
+        )
+    except NoRespondersError:
+        return _unavailable(f"the {projection} service is not running (nobody answers {subject})")
+    except NatsTimeout:
+        return _unavailable(
+            f"the {projection} service did not answer {subject} within "
+            f"{settings.request_timeout + wait:g}s"
+        )
+    reply = orjson.loads(message.data)
+    error = reply.get("error") if isinstance(reply, dict) else None
+    if error:
+        return json_response(reply, STATUS_OF_ERROR.get(error.get("code"), 500))
+    return Response(message.data, media_type="application/json")
+
+
+def _unavailable(message: str) -> Response:
+    return json_response({"error": {"code": "unavailable", "message": message}}, 503)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+@router.get("/relationships/{relationship_id}", summary="Current stage of a relationship")
+async def get_relationship(
+    request: Request,
+    relationship_id: RelationshipPath,
+    as_of: AsOf = None,
+    min_seq: MinSeq = None,
+    wait_ms: WaitMs = 2000,
+) -> Response:
+    """The contract's `stage.get`: stage, level, since, owner, counterpart, implicit."""
+    return await ask(
+        request,
+        "stage",
+        "get",
+        {
+            "relationship_id": relationship_id,
+            "as_of": _iso(as_of),
+            "min_seq": min_seq,
+            "wait_ms": wait_ms,
+        },
+    )
+
+
+@router.get("/relationships/{relationship_id}/health", summary="Health of a relationship")
+async def get_health(
+    request: Request,
+    relationship_id: RelationshipPath,
+    as_of: AsOf = None,
+    min_seq: MinSeq = None,
+    wait_ms: WaitMs = 2000,
+) -> Response:
+    """The contract's `health.get`: score, band, components, reasons, next_touch_due."""
+    return await ask(
+        request,
+        "health",
+        "get",
+        {
+            "relationship_id": relationship_id,
+            "as_of": _iso(as_of),
+            "min_seq": min_seq,
+            "wait_ms": wait_ms,
+        },
+    )
+
+
+@router.get("/relationships", summary="List relationships by stage, band, owner or due date")
+async def list_relationships(
+    request: Request,
+    stage: Stage | None = None,
+    level: Level | None = None,
+    band: Band | None = None,
+    owner: str | None = None,
+    due_before: AsOf = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: str | None = None,
+    min_seq: MinSeq = None,
+    wait_ms: WaitMs = 2000,
+) -> Response:
+    """`stage.list` for stage/level/owner filters; `health.list` when band or due_before is set."""
+    common = {"owner": owner, "limit": limit, "cursor": cursor, "min_seq": min_seq}
+    common["wait_ms"] = wait_ms
+    if band is not None or due_before is not None:
+        if stage is not None or level is not None:
+            return json_response(
+                {
+                    "error": {
+                        "code": "invalid",
+                        "message": "filter by stage/level or by band/due_before, not both",
+                    }
+                },
+                400,
+            )
+        return await ask(
+            request, "health", "list", {**common, "band": band, "due_before": _iso(due_before)}
+        )
+    return await ask(
+        request,
+        "stage",
+        "list",
+        {
+            **common,
+            "stage": stage.value if stage else None,
+            "level": level.value if level else None,
+        },
+    )
+
+
+@router.get("/funnel", summary="The pipeline funnel with strict conversion ratios")
+async def get_funnel(
+    request: Request, owner: str | None = None, min_seq: MinSeq = None, wait_ms: WaitMs = 2000
+) -> Response:
+    """The contract's `stage.funnel`."""
+    return await ask(
+        request, "stage", "funnel", {"owner": owner, "min_seq": min_seq, "wait_ms": wait_ms}
+    )
+
+
+@router.get("/proposals", summary="Partnership proposals with their readiness")
+async def get_proposals(
+    request: Request,
+    status: ProposalStatus = "pending",
+    owner: str | None = None,
+    relationship_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,128}$")] = None,
+    as_of: AsOf = None,
+    min_seq: MinSeq = None,
+    wait_ms: WaitMs = 2000,
+) -> Response:
+    """The contract's `proposals.pending` (`status` picks other lifecycle states)."""
+    return await ask(
+        request,
+        "proposals",
+        "pending",
+        {
+            "status": status,
+            "owner": owner,
+            "relationship_id": relationship_id,
+            "as_of": _iso(as_of),
+            "min_seq": min_seq,
+            "wait_ms": wait_ms,
+        },
+    )

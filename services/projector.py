@@ -1,0 +1,359 @@
+"""The one projector runner: a durable JetStream pull consumer folding batches into a store.
+
+nats-py directly, not FastStream, on this path, for two reasons:
+- throughput: a callback subscription on an inbox fed by `$JS.API.CONSUMER.MSG.NEXT` requests
+  reads ~3x faster than `PullSubscription.fetch()` (which FastStream's batch subscriber uses),
+  and AckPolicy.ALL acknowledges a whole batch with one `+ACK`;
+- control: FastStream's default JetStream ack policy terminates a message whose handler
+  raised, and it runs a pulled batch's messages concurrently unless taken as one list. Here a
+  batch is always folded in stream order, and nothing is acknowledged before it is committed.
+
+Per batch: skip stream sequences at or below the checkpoint (redeliveries), parse and validate
+each event, fold it into its relationship's state, dead-letter what cannot be applied (original
+bytes, reason, stream sequence, projection), commit view rows + applied event ids + checkpoint
+in one SQLite transaction, then acknowledge the last message.
+
+Order and completeness rest on the consumer sequence: every delivery (redeliveries included)
+takes the next one, so a jump means a delivery this process never saw (e.g. dropped by a slow
+subscription). The runner then re-creates its consumer at checkpoint + 1 rather than skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import orjson
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy
+from nats.js.errors import NotFoundError
+
+from events import InvalidEvent, parse_event
+from events.subjects import EVENTS_FILTER, EVENTS_STREAM, dlq_subject, stored_under
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client as NATS
+    from nats.aio.msg import Msg
+    from nats.aio.subscription import Subscription
+
+    from events import Event
+    from projections.base import Fold
+    from projections.store_base import SqliteStore
+
+log = logging.getLogger("rapport.projector")
+
+S = TypeVar("S")
+
+
+@dataclass
+class ProjectorStats:
+    """Counters for /metrics and `rapport up`'s status."""
+
+    applied: int = 0
+    skipped_redelivered: int = 0
+    skipped_duplicate: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    resyncs: int = 0
+    stream_pending: int = 0
+    last_batch_seconds: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+
+def delivery(reply: str) -> tuple[int, int, int]:
+    """(stream sequence, consumer sequence, pending) from a JetStream delivery's reply subject."""
+    tokens = reply.split(".")
+    if len(tokens) == 9:  # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
+        return int(tokens[5]), int(tokens[6]), int(tokens[8])
+    # $JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>...
+    return int(tokens[7]), int(tokens[8]), int(tokens[10])
+
+
+class Resync(RuntimeError):
+    """Delivery went out of step with the checkpoint; restart the consumer there."""
+
+
+class Projector(Generic[S]):
+    """Keeps one projection's store up to date with RAPPORT_EVENTS, exactly once."""
+
+    def __init__(
+        self,
+        nc: NATS,
+        name: str,
+        fold: Fold[S],
+        store: SqliteStore[S],
+        *,
+        batch_size: int = 1000,
+        stream: str = EVENTS_STREAM,
+        subject_filter: str = EVENTS_FILTER,
+        durable: str | None = None,
+        request_expires: float = 5.0,
+    ) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+        self.name = name
+        self.fold = fold
+        self.store = store
+        self.batch_size = batch_size
+        self.stream = stream
+        self.subject_filter = subject_filter
+        self.durable = durable or f"rapport-{name}"
+        self.request_expires = request_expires
+        self.applied_seq = 0
+        self.stats = ProjectorStats()
+        self._buffer: list[Msg] = []
+        self._arrived = asyncio.Event()
+        self._requests: deque[int] = deque()  # undelivered count of each open pull, oldest first
+        self._next_delivery = 1  # the consumer sequence the next delivery must carry
+        self._last_heard = time.monotonic()
+        self._inbox = ""
+        self._sub: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._progress = asyncio.Condition()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Resume after the store's checkpoint and start folding in the background."""
+        self.applied_seq = await self.store.checkpoint()
+        await self._subscribe()
+        self._task = asyncio.create_task(self._run(), name=f"projector-{self.name}")
+
+    async def stop(self) -> None:
+        """Stop pulling; what was committed stays committed, the rest is redelivered later."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+            self._sub = None
+        with contextlib.suppress(Exception):
+            await self.nc.flush(timeout=2)  # let the last ack reach the server
+
+    async def wait_applied(self, seq: int, within: float) -> bool:
+        """Wait until `seq` is applied (read-your-writes); False after `within` seconds."""
+        if self.applied_seq >= seq:
+            return True
+        async with self._progress:
+            try:
+                await asyncio.wait_for(
+                    self._progress.wait_for(lambda: self.applied_seq >= seq), within
+                )
+            except TimeoutError:
+                return False
+        return True
+
+    # -- the consumer ---------------------------------------------------------------------------
+
+    async def _subscribe(self) -> None:
+        """(Re)create the durable at checkpoint + 1 and open the delivery inbox."""
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+        self._buffer.clear()
+        self._requests.clear()
+        self._next_delivery = 1
+        # The store's checkpoint is the truth: a consumer left from an earlier run may have
+        # delivered (but not had acknowledged) messages that would only return after ack_wait.
+        with contextlib.suppress(NotFoundError):
+            await self.js.delete_consumer(self.stream, self.durable)
+        await self.js.add_consumer(
+            self.stream,
+            ConsumerConfig(
+                durable_name=self.durable,
+                description=f"Rapport projection {self.name}",
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=self.applied_seq + 1,
+                ack_policy=AckPolicy.ALL,
+                ack_wait=120,
+                max_deliver=-1,
+                max_ack_pending=self.batch_size * 4,
+                max_waiting=16,
+                filter_subject=self.subject_filter,
+                replay_policy=ReplayPolicy.INSTANT,
+            ),
+        )
+        self._inbox = self.nc.new_inbox()
+        self._sub = await self.nc.subscribe(
+            self._inbox,
+            cb=self._on_message,
+            pending_msgs_limit=self.batch_size * 8,
+            pending_bytes_limit=512 * 1024 * 1024,
+        )
+
+    async def _on_message(self, msg: Msg) -> None:
+        self._last_heard = time.monotonic()
+        status = msg.headers.get("Status") if msg.headers else None
+        requests = self._requests
+        if status is None:
+            self._buffer.append(msg)
+            if requests:
+                requests[0] -= 1
+                if requests[0] <= 0:
+                    requests.popleft()
+        elif status in ("404", "408", "409") and requests:  # the oldest pull request ended
+            requests.popleft()
+        self._arrived.set()
+
+    async def _request(self) -> None:
+        """Keep up to two pull requests open (the next one asked for while this one drains)."""
+        asked = sum(self._requests)
+        if len(self._requests) >= 2 or asked + len(self._buffer) >= 2 * self.batch_size:
+            return
+        if self._requests and asked > self.batch_size // 2:
+            return
+        self._requests.append(self.batch_size)
+        self._last_heard = time.monotonic()
+        request = {"batch": self.batch_size, "expires": int(self.request_expires * 1e9)}
+        await self.nc.publish(
+            f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self.durable}",
+            orjson.dumps(request),
+            reply=self._inbox,
+        )
+
+    async def _run(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                await self._request()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._arrived.wait(), self.request_expires + 2)
+                self._arrived.clear()
+                if not self._buffer:
+                    if time.monotonic() - self._last_heard > self.request_expires + 2:
+                        self._requests.clear()  # requests died with a connection: ask again
+                    continue
+                batch = self._buffer[: self.batch_size]
+                del self._buffer[: len(batch)]
+                await self._process(batch)
+                backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Nothing of this batch is acknowledged: resume from the checkpoint.
+                self.stats.resyncs += 1
+                level = logging.INFO if isinstance(exc, Resync) else logging.ERROR
+                log.log(level, "%s: %s; resuming after seq %d", self.name, exc, self.applied_seq)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                with contextlib.suppress(Exception):
+                    await self._subscribe()
+
+    # -- one batch ------------------------------------------------------------------------------
+
+    async def _process(self, batch: list[Msg]) -> None:
+        started = time.perf_counter()
+        high = self.applied_seq
+        fresh: list[tuple[int, Msg]] = []
+        for msg in batch:
+            seq, delivered, pending = delivery(msg.reply)
+            if delivered != self._next_delivery:
+                raise Resync(f"deliveries jumped from {self._next_delivery} to {delivered}")
+            self._next_delivery += 1
+            self.stats.stream_pending = pending
+            if seq <= high:  # a redelivery of something already applied
+                self.stats.skipped_redelivered += 1
+                continue
+            fresh.append((seq, msg))
+            high = seq
+        if fresh:
+            await self._apply(fresh)
+        # AckPolicy.ALL: acknowledging the last message acknowledges the whole batch.
+        await self.nc.publish(batch[-1].reply, b"+ACK")
+        self.stats.batches += 1
+        self.stats.last_batch_seconds = time.perf_counter() - started
+
+    async def _apply(self, fresh: list[tuple[int, Msg]]) -> None:
+        parsed: list[tuple[int, Msg, Event]] = []
+        dead: list[tuple[int, Msg, str]] = []
+        for seq, msg in fresh:
+            try:
+                event = parse_event(msg.data)
+            except InvalidEvent as exc:
+                dead.append((seq, msg, f"invalid event: {exc}"))
+                continue
+            if not stored_under(msg.subject, event.subject, event.type):
+                dead.append(
+                    (
+                        seq,
+                        msg,
+                        f"subject mismatch: stored under {msg.subject} but the envelope says "
+                        f"subject {event.subject!r}, type {event.type!r}",
+                    )
+                )
+                continue
+            parsed.append((seq, msg, event))
+
+        already = await self.store.applied({event.id for _, _, event in parsed})
+        states = await self.store.load({event.subject for _, _, event in parsed})
+        before: dict[str, S | None] = {}
+        working: dict[str, S] = dict(states)
+        applied_ids: list[str] = []
+        for seq, msg, event in parsed:
+            if event.id in already:
+                self.stats.skipped_duplicate += 1
+                continue
+            key = event.subject
+            current = working.get(key)
+            try:
+                updated = self.fold(current, event, seq)
+            except Exception as exc:  # dead-lettered with its reason, never silently skipped
+                dead.append((seq, msg, f"{self.name} could not apply it: {exc}"))
+                continue
+            already.add(event.id)
+            if updated is not current:
+                # An event that changes nothing would change nothing again: only ids that
+                # changed state need remembering to make a late duplicate a no-op.
+                before.setdefault(key, states.get(key))
+                working[key] = updated
+                applied_ids.append(event.id)
+        for seq, msg, reason in sorted(dead, key=lambda item: item[0]):
+            await self._dead_letter(seq, msg, reason)
+        changes = {key: (before[key], working[key]) for key in before}
+        last_seq = fresh[-1][0]
+        await self.store.commit(changes, last_seq, applied_ids)
+        self.stats.applied += len(fresh) - len(dead)
+        self.stats.dead_lettered += len(dead)
+        async with self._progress:
+            self.applied_seq = last_seq
+            self._progress.notify_all()
+
+    async def _dead_letter(self, seq: int, msg: Msg, reason: str) -> None:
+        """Keep what could not be applied, with why, before the batch is acknowledged."""
+        reason = " ".join(reason.split())[:2000]
+        log.warning("%s: seq %d dead-lettered: %s", self.name, seq, reason)
+        await self.js.publish(
+            dlq_subject(self.name),
+            msg.data,
+            headers={
+                "Nats-Msg-Id": f"{self.name}-{seq}",  # a re-run after a crash is deduplicated
+                "Rapport-Reason": reason,
+                "Rapport-Seq": str(seq),
+                "Rapport-Projection": self.name,
+                "Rapport-Subject": msg.subject,
+            },
+        )
+
+    def status(self) -> dict[str, Any]:
+        """What the runner has done so far."""
+        stats = self.stats
+        return {
+            "projection": self.name,
+            "applied_seq": self.applied_seq,
+            "events_applied": stats.applied,
+            "dead_lettered": stats.dead_lettered,
+            "skipped_redelivered": stats.skipped_redelivered,
+            "skipped_duplicate": stats.skipped_duplicate,
+            "batches": stats.batches,
+            "resyncs": stats.resyncs,
+            "stream_pending": stats.stream_pending + len(self._buffer),
+            "buffered": len(self._buffer),
+            "last_batch_seconds": round(stats.last_batch_seconds, 6),
+        }

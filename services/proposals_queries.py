@@ -1,0 +1,69 @@
+"""Queries of the proposals projection: `rapport.q.proposals.pending`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from events.queries import ProposalsQuery
+from projections.proposals import fold as proposals
+from projections.proposals.fold import PENDING
+from projections.proposals.readiness import age_days, readiness
+from projections.proposals.store import ProposalsStore
+from services.projection_service import ProjectionSpec, Route
+
+if TYPE_CHECKING:
+    from services.projection_service import ProjectionService
+
+STATUSES = ("drafted", "submitted", "accepted", "declined", "withdrawn")
+
+
+def routes(service: ProjectionService) -> list[Route]:
+    """The proposals queries; readiness is judged at the instant asked for (default: now)."""
+
+    def store() -> ProposalsStore:
+        assert isinstance(service.store, ProposalsStore)
+        return service.store
+
+    async def pending(query: ProposalsQuery) -> dict[str, Any]:
+        as_of = query.as_of or datetime.now(UTC)
+        statuses = {"pending": sorted(PENDING), "all": list(STATUSES)}.get(
+            query.status, [query.status]
+        )
+        found = await store().find(
+            statuses, relationship_id=query.relationship_id, owner=query.owner, limit=query.limit
+        )
+        contexts = await store().contexts(sorted({rel for rel, _ in found}))
+        items: list[dict[str, Any]] = []
+        for rel, proposal_id in found:
+            context = contexts.get(rel)
+            proposal = context.proposal(proposal_id) if context else None
+            if context is None or proposal is None:
+                continue
+            if query.proposal_id is not None and proposal_id != query.proposal_id:
+                continue
+            ready = readiness(context, proposal, as_of)
+            items.append(
+                {
+                    "proposal_id": proposal_id,
+                    "relationship_id": rel,
+                    "title": proposal.title,
+                    "status": proposal.status,
+                    "age_days": age_days(proposal, as_of),
+                    "readiness": ready.reply(),
+                    "owner": context.owner,
+                    "kind": proposal.kind,
+                    "goals": list(proposal.goals),
+                    "proposed_start": (
+                        proposal.proposed_start.isoformat() if proposal.proposed_start else None
+                    ),
+                    "stage": context.stage.value,
+                }
+            )
+        items.sort(key=lambda item: (-item["readiness"]["score"], -item["age_days"]))
+        return {"items": items, "as_of": as_of.isoformat()}
+
+    return [Route("pending", ProposalsQuery, pending)]
+
+
+SPEC = ProjectionSpec(name="proposals", fold=proposals.apply, store=ProposalsStore, routes=routes)

@@ -1,0 +1,70 @@
+"""Queries of the stage projection: `rapport.q.stage.get|list|funnel`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from events.queries import FunnelQuery, RelationshipQuery, StageListQuery
+from projections.stage import fold as stage
+from projections.stage.store import StageStore
+from services.cursors import decode_cursor, encode_cursor
+from services.history import read_relationship, valid_until
+from services.projection_service import NotFound, ProjectionSpec, Route
+
+if TYPE_CHECKING:
+    from projections.stage.fold import StageView
+    from services.projection_service import ProjectionService
+
+
+def routes(service: ProjectionService) -> list[Route]:
+    """The stage queries, answered from `service`'s store."""
+
+    def store() -> StageStore:
+        assert isinstance(service.store, StageStore)
+        return service.store
+
+    async def get(query: RelationshipQuery) -> dict[str, Any]:
+        if query.as_of is not None:
+            # time travel: fold this relationship's events up to the instant, in stream order
+            view: StageView | None = None
+            stored = await read_relationship(service.reader, query.relationship_id)
+            for seq, event in valid_until(stored, query.as_of):
+                view = stage.apply(view, event, seq)
+        else:
+            view = await store().get(query.relationship_id)
+        if view is None:
+            raise NotFound(f"relationship {query.relationship_id}")
+        reply = view.reply()
+        if query.as_of is not None:
+            reply["as_of"] = query.as_of.isoformat()
+        return reply
+
+    async def list_(query: StageListQuery) -> dict[str, Any]:
+        after = decode_cursor(query.cursor) if query.cursor else None
+        views = await store().list(
+            stage=query.stage.value if query.stage else None,
+            level=query.level.value if query.level else None,
+            owner=query.owner,
+            after=after,
+            limit=query.limit + 1,
+        )
+        more = len(views) > query.limit
+        views = views[: query.limit]
+        return {
+            "items": [view.reply() for view in views],
+            "next_cursor": encode_cursor(views[-1].relationship_id) if more else None,
+        }
+
+    async def funnel(query: FunnelQuery) -> dict[str, Any]:
+        reply = await store().funnel(query.owner)
+        reply["owner"] = query.owner
+        return reply
+
+    return [
+        Route("get", RelationshipQuery, get),
+        Route("list", StageListQuery, list_),
+        Route("funnel", FunnelQuery, funnel),
+    ]
+
+
+SPEC = ProjectionSpec(name="stage", fold=stage.apply, store=StageStore, routes=routes)
