@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
 
 from events.envelope import EVENT_TYPES, Event
+from events.upcasting import NewerShape, upcast
 
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
@@ -22,10 +25,38 @@ class InvalidEvent(ValueError):
         super().__init__("; ".join(problems))
 
 
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A typed event, and the shape version it was stored in when that was not the current."""
+
+    event: Event
+    upcast_from: int | None
+
+
 def parse_event(raw: bytes | str) -> Event:
-    """Validate one JSON envelope into its typed event."""
+    """Validate one JSON envelope (upcast to the current shape) into its typed event."""
+    return parse_stored(raw).event
+
+
+def parse_stored(raw: bytes | str) -> Parsed:
+    """Like `parse_event`, saying also whether the event was stored in an older shape."""
+    upcast_from = None
+    # Only an event that names its shape can be an older one: the common path stays one call.
+    names_a_shape = b'"dataschema"' in raw if isinstance(raw, bytes) else '"dataschema"' in raw
+    if names_a_shape:
+        try:
+            envelope = json.loads(raw)
+        except ValueError:
+            envelope = None
+        if isinstance(envelope, dict):
+            try:
+                envelope, upcast_from = upcast(envelope)
+            except NewerShape as exc:
+                raise InvalidEvent([str(exc)]) from None
+            if upcast_from is not None:
+                raw = json.dumps(envelope)
     try:
-        return EVENT_ADAPTER.validate_json(raw)
+        return Parsed(EVENT_ADAPTER.validate_json(raw), upcast_from)
     except ValidationError as exc:
         raise InvalidEvent(describe(exc, raw)) from None
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from services import cli_emit, cli_queries  # noqa: F401  (they register their commands)
+from services import cli_audit, cli_emit, cli_queries, cli_replay  # noqa: F401  (commands)
 from services.cli_common import (
     DataDir,
     HttpHost,

@@ -76,8 +76,8 @@ def run(coroutine: Any) -> Any:
     """Run a coroutine, turning Rapport's known failures into clear messages."""
     from services.connection import NatsUnavailable
     from services.embedded_nats import EmbeddedNatsError
-    from services.projection_service import StoreInUse
     from services.runtime import RuntimeFailure
+    from services.store_files import StoreInUse
     from services.streams import StreamConflict
 
     known = (NatsUnavailable, EmbeddedNatsError, RuntimeFailure, StreamConflict, StoreInUse)

@@ -35,14 +35,20 @@ class QueryFailed(RuntimeError):
     """A query came back with an error or not at all."""
 
 
-async def ask(settings: Settings, projection: str, name: str, payload: dict[str, Any]) -> Any:
+async def ask(
+    settings: Settings,
+    projection: str,
+    name: str,
+    payload: dict[str, Any],
+    subject: str | None = None,
+) -> Any:
     """One NATS query to a projection service; errors become clear messages."""
     from nats.errors import NoRespondersError
     from nats.errors import TimeoutError as NatsTimeout
 
     from services.connection import connect
 
-    subject = query_subject(projection, name)
+    subject = subject or query_subject(projection, name)
     nc = await connect(settings, "cli", retry_forever=False)
     try:
         body = orjson.dumps({k: v for k, v in payload.items() if v is not None})
@@ -62,10 +68,16 @@ async def ask(settings: Settings, projection: str, name: str, payload: dict[str,
     return reply
 
 
-def query(settings: Settings, projection: str, name: str, payload: dict[str, Any]) -> Any:
+def query(
+    settings: Settings,
+    projection: str,
+    name: str,
+    payload: dict[str, Any],
+    subject: str | None = None,
+) -> Any:
     """`ask`, run to completion, failing the command with the reason."""
     try:
-        return run(ask(settings, projection, name, payload))
+        return run(ask(settings, projection, name, payload, subject))
     except QueryFailed as exc:
         fail(str(exc))
 

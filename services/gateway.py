@@ -20,6 +20,7 @@ from services.http_events import json_response
 from services.http_events import router as events_router
 from services.http_queries import router as queries_router
 from services.ingest import Ingestor
+from services.log_reader import DirectReader
 from services.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
         app.state.nc = nc
         app.state.ingestor = ingestor
+        app.state.reader = DirectReader(nc, timeout=settings.request_timeout * 2)
 
         async def ping(msg: Msg) -> None:
             status = {"service": "gateway", "pid": os.getpid()}
@@ -58,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.reader.close()
             await ingestor.close()
             with contextlib.suppress(Exception):
                 await nc.drain()

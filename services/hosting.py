@@ -38,6 +38,11 @@ def ping_subject(service: str) -> str:
     return f"{CONTROL_PREFIX}.{service}.ping"
 
 
+def swap_subject(projection: str, instance: str) -> str:
+    """Subject a running projection instance takes a rebuilt store on (`rapport replay`)."""
+    return f"{CONTROL_PREFIX}.{projection}.{instance}.swap"
+
+
 def make_broker(settings: Settings, name: str) -> NatsBroker:
     """A FastStream broker for request-reply handlers, reconnecting forever."""
     return NatsBroker(

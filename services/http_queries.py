@@ -13,7 +13,11 @@ from nats.errors import TimeoutError as NatsTimeout
 from events.queries import Band, ProposalStatus
 from events.stages import Level, Stage
 from events.subjects import query_subject
+from services.cursors import BadCursor, decode_cursor, encode_cursor
+from services.history import history_page
 from services.http_events import json_response
+from services.log_reader import DirectReader, LogReadError
+from services.stage_queries import AUDIT_SUBJECT
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
@@ -33,11 +37,17 @@ WaitMs = Annotated[int, Query(ge=0, le=60_000, description="how long to wait for
 router = APIRouter(prefix="/v1")
 
 
-async def ask(request: Request, projection: str, query: str, payload: dict[str, Any]) -> Response:
+async def ask(
+    request: Request,
+    projection: str,
+    query: str,
+    payload: dict[str, Any],
+    subject: str | None = None,
+) -> Response:
     """Send a query to a projection service and turn its reply into an HTTP response."""
     nc: NATS = request.app.state.nc
     settings = request.app.state.settings
-    subject = query_subject(projection, query)
+    subject = subject or query_subject(projection, query)
     body = {key: value for key, value in payload.items() if value is not None}
     wait = body.get("wait_ms", 0) / 1000 if "min_seq" in body else 0
     try:
@@ -107,6 +117,63 @@ async def get_health(
             "min_seq": min_seq,
             "wait_ms": wait_ms,
         },
+    )
+
+
+@router.get(
+    "/relationships/{relationship_id}/audit", summary="Every stage change, judged, with flags"
+)
+async def get_audit(
+    request: Request,
+    relationship_id: RelationshipPath,
+    as_of: AsOf = None,
+    min_seq: MinSeq = None,
+    wait_ms: WaitMs = 2000,
+) -> Response:
+    """The contract's `audit`: each change with seq, time, from, to, verdict and flags."""
+    return await ask(
+        request,
+        "stage",
+        "audit",
+        {
+            "relationship_id": relationship_id,
+            "as_of": _iso(as_of),
+            "min_seq": min_seq,
+            "wait_ms": wait_ms,
+        },
+        subject=AUDIT_SUBJECT,
+    )
+
+
+@router.get("/relationships/{relationship_id}/events", summary="The stored events, oldest first")
+async def get_events(
+    request: Request,
+    relationship_id: RelationshipPath,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: str | None = None,
+) -> Response:
+    """The stored CloudEvents of one relationship with their stream sequence, paged."""
+    reader: DirectReader = request.app.state.reader
+    try:
+        after = int(decode_cursor(cursor)) if cursor else 0
+    except (BadCursor, TypeError, ValueError):
+        return json_response(
+            {"error": {"code": "invalid", "message": "cursor: not a cursor this API issued"}}, 400
+        )
+    try:
+        page, more = await history_page(reader, relationship_id, after, limit)
+    except LogReadError as exc:
+        return _unavailable(str(exc))
+    if not page and not cursor:
+        message = f"relationship {relationship_id} is unknown"
+        return json_response({"error": {"code": "not_found", "message": message}}, 404)
+    return json_response(
+        {
+            "relationship_id": relationship_id,
+            "items": [item.reply() for item in page],
+            "next_cursor": encode_cursor(page[-1].seq) if more and page else None,
+        },
+        200,
     )
 
 

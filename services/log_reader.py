@@ -72,15 +72,16 @@ class DirectReader:
         found: list[StoredMessage] = []
         seq = max(1, start_seq)
         while True:
-            page, more = await self._read_page(subject_filter, seq, batch)
+            page, more = await self.read_page(subject_filter, seq, batch)
             found.extend(page)
             if not more or not page:
                 return found
             seq = page[-1].seq + 1
 
-    async def _read_page(
+    async def read_page(
         self, subject_filter: str, start_seq: int, batch: int
     ) -> tuple[list[StoredMessage], bool]:
+        """Up to `batch` messages from `start_seq` on, and whether more follow."""
         await self._ensure_subscription()
         token = str(next(self._tokens))
         queue: asyncio.Queue[Msg] = asyncio.Queue()

@@ -7,12 +7,16 @@ load. Every reply carries `applied_seq`; `min_seq` waits for read-your-writes.
 
 from __future__ import annotations
 
-import fcntl
+import asyncio
+import contextlib
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import orjson
 from faststream.nats import NatsMessage  # noqa: TC002  (FastStream resolves it at runtime)
 from pydantic import ValidationError
 
@@ -20,14 +24,14 @@ from events.parsing import describe
 from events.subjects import query_subject
 from services.connection import connect
 from services.cursors import BadCursor
-from services.hosting import add_ping, error_reply, make_broker, reply
+from services.hosting import add_ping, error_reply, make_broker, reply, swap_subject
 from services.log_reader import DirectReader
 from services.projector import Projector
+from services.store_files import current_store, lock_projection, publish_store, remove_store
 from services.streams import ensure_streams
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
-    from pathlib import Path
 
     from nats.aio.client import Client as NATS
 
@@ -61,6 +65,7 @@ class Route:
     name: str
     model: type[Query]
     handler: Callable[[Any], Awaitable[dict[str, Any]]]
+    subject: str | None = None  # when not rapport.q.<projection>.<name> (e.g. rapport.q.audit)
 
 
 @dataclass(frozen=True)
@@ -80,21 +85,30 @@ class ProjectionService:
         self.name = spec.name
         self.settings = settings
         self.spec = spec
-        self.store = spec.store(settings.data_dir / f"{spec.name}.db")
+        self.store = spec.store(current_store(settings.data_dir, spec.name))
         self.broker = make_broker(settings, spec.name)
         self._nc: NATS | None = None
         self._reader: DirectReader | None = None
         self._projector: Projector[Any] | None = None
         self._lock: IO[bytes] | None = None
         self.latency: dict[str, list[float]] = {}
+        self._swap_lock = asyncio.Lock()
+        # queries in flight per store generation: a swapped-out store closes once they finish
+        self._generation = 0
+        self._in_flight: Counter[int] = Counter()
+        self._drained = asyncio.Condition()
         add_ping(self.broker, self)
         for route in spec.routes(self):
             self._register(route)
 
+        @self.broker.subscriber(swap_subject(self.name, settings.instance))
+        async def swap(msg: NatsMessage) -> bytes:
+            return await self.swap(msg.body)
+
     def _register(self, route: Route) -> None:
-        @self.broker.subscriber(
-            query_subject(self.name, route.name), queue=f"rapport-q-{self.name}"
-        )
+        subject = route.subject or query_subject(self.name, route.name)
+
+        @self.broker.subscriber(subject, queue=f"rapport-q-{self.name}")
         async def answer(msg: NatsMessage) -> bytes:
             return await self.answer(route, msg.body)
 
@@ -127,6 +141,8 @@ class ProjectionService:
                 applied_seq=self.projector.applied_seq,
             )
         applied = self.projector.applied_seq  # what the store reflects at least
+        generation = self._generation
+        self._in_flight[generation] += 1
         try:
             payload = await route.handler(query)
         except BadCursor as exc:
@@ -137,6 +153,10 @@ class ProjectionService:
             log.exception("%s.%s failed", self.name, route.name)
             return error_reply("unavailable", f"query failed: {exc}", applied_seq=applied)
         finally:
+            self._in_flight[generation] -= 1
+            if not self._in_flight[generation]:
+                async with self._drained:
+                    self._drained.notify_all()
             self.latency.setdefault(route.name, []).append(time.perf_counter() - started)
             if len(self.latency[route.name]) > 2048:
                 del self.latency[route.name][:1024]
@@ -145,20 +165,15 @@ class ProjectionService:
 
     async def start(self) -> None:
         """Open the store, resume the projector, start answering."""
-        self._lock = lock_store(self.store.path)
+        self._lock = lock_projection(self.settings.data_dir, self.name)
         await self.store.open()
         self._nc = await connect(self.settings, self.name)
         await ensure_streams(
             self._nc.jetstream(), self.settings.replicas, self.settings.duplicate_window
         )
         self._reader = DirectReader(self._nc, timeout=self.settings.request_timeout * 2)
-        self._projector = Projector(
-            self._nc,
-            self.name,
-            self.spec.fold,
-            self.store,
-            batch_size=self.settings.batch_size,
-            durable=f"rapport-{self.name}-{self.settings.instance}",
+        self._projector = self._projector_for(
+            self.store, f"rapport-{self.name}-{self.settings.instance}", live=True
         )
         await self._projector.start()
         await self.broker.start()
@@ -177,33 +192,88 @@ class ProjectionService:
             self._lock.close()
             self._lock = None
 
+    def _projector_for(
+        self, store: SqliteStore[Any], durable: str, *, live: bool
+    ) -> Projector[Any]:
+        assert self._nc is not None
+        return Projector(
+            self._nc,
+            self.name,
+            self.spec.fold,
+            store,
+            batch_size=self.settings.batch_size,
+            durable=durable,
+            acknowledge=live,
+        )
+
+    async def swap(self, body: bytes) -> bytes:
+        """Adopt a rebuilt store: catch it up to the live one, then switch without a pause.
+
+        Queries keep being answered from the old store until the switch, so they never see a
+        half-built store; the pointer file is rewritten atomically.
+        """
+        path = self._rebuilt_store(body)
+        if isinstance(path, str):
+            return error_reply("invalid", path)
+        async with self._swap_lock:
+            fresh = self.spec.store(path)
+            await fresh.open()
+            durable = f"rapport-{self.name}-{self.settings.instance}"
+            catch_up = self._projector_for(fresh, f"{durable}-swap", live=False)
+            await catch_up.start()
+            try:
+                if not await catch_up.wait_applied(self.projector.applied_seq, 300):
+                    raise TimeoutError("the rebuilt store did not catch up within 300 s")
+                old_projector, old_store = self.projector, self.store
+                await old_projector.stop()
+                if not await catch_up.wait_applied(old_projector.applied_seq, 300):
+                    await old_projector.start()
+                    raise TimeoutError("the rebuilt store did not catch up within 300 s")
+            except Exception as exc:
+                await catch_up.stop()
+                await fresh.close()
+                return error_reply("unavailable", f"swap abandoned: {exc}")
+            await catch_up.stop()
+            live = self._projector_for(fresh, durable, live=True)
+            await live.start()
+            self.store, self._projector = fresh, live
+            publish_store(self.settings.data_dir, self.name, path)
+            retired, self._generation = self._generation, self._generation + 1
+            async with self._drained:  # let queries reading the old store finish first
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._drained.wait_for(lambda: not self._in_flight[retired]), 30
+                    )
+            self._in_flight.pop(retired, None)
+            await old_store.close()
+            if old_store.path.name != path.name:
+                remove_store(old_store.path)
+            log.info("%s: now answering from %s (seq %d)", self.name, path, live.applied_seq)
+            return reply({"swapped": True, "store": str(path), "applied_seq": live.applied_seq})
+
+    def _rebuilt_store(self, body: bytes) -> Path | str:
+        """The store a swap request names, or what is wrong with the request."""
+        try:
+            path = Path(orjson.loads(body)["path"])
+        except (ValueError, KeyError, TypeError):
+            return 'path: send {"path": "<rebuilt store>"}'
+        data_dir = self.settings.data_dir.resolve()
+        if path.resolve().parent != data_dir or not path.name.startswith(f"{self.name}."):
+            return f"path: {path} is not a {self.name} store in {data_dir}"
+        if not path.exists():
+            return f"path: {path} does not exist"
+        return path
+
     def status(self) -> dict[str, Any]:
         """The projector's counters and query latencies."""
         status = self.projector.status() if self._projector else {}
+        status["store"] = str(self.store.path.resolve())
+        status["instance"] = self.settings.instance
         status["queries"] = {
             name: {"count": len(samples), "p50_ms": _percentile(samples, 0.5) * 1000}
             for name, samples in self.latency.items()
         }
         return status
-
-
-class StoreInUse(RuntimeError):
-    """Another process already projects into this store."""
-
-
-def lock_store(path: Path) -> IO[bytes]:
-    """Hold an exclusive lock on the store for this process's lifetime (one writer per store)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = path.with_suffix(".lock").open("wb")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise StoreInUse(
-            f"another process is already projecting into {path}; give each replica its own "
-            "--data-dir and RAPPORT_INSTANCE"
-        ) from None
-    return handle
 
 
 def _percentile(samples: list[float], q: float) -> float:

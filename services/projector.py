@@ -32,15 +32,14 @@ import orjson
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy
 from nats.js.errors import NotFoundError
 
-from events import InvalidEvent, parse_event
-from events.subjects import EVENTS_FILTER, EVENTS_STREAM, dlq_subject, stored_under
+from events.subjects import EVENTS_FILTER, EVENTS_STREAM
+from services.applier import BatchApplier, Stored
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
     from nats.aio.msg import Msg
     from nats.aio.subscription import Subscription
 
-    from events import Event
     from projections.base import Fold
     from projections.store_base import SqliteStore
 
@@ -51,12 +50,9 @@ S = TypeVar("S")
 
 @dataclass
 class ProjectorStats:
-    """Counters for /metrics and `rapport up`'s status."""
+    """Counters of the consumer side (the applier counts what it applied)."""
 
-    applied: int = 0
     skipped_redelivered: int = 0
-    skipped_duplicate: int = 0
-    dead_lettered: int = 0
     batches: int = 0
     resyncs: int = 0
     stream_pending: int = 0
@@ -92,18 +88,20 @@ class Projector(Generic[S]):
         subject_filter: str = EVENTS_FILTER,
         durable: str | None = None,
         request_expires: float = 5.0,
+        acknowledge: bool = True,
     ) -> None:
         self.nc = nc
         self.js = nc.jetstream()
         self.name = name
-        self.fold = fold
         self.store = store
+        self.applier = BatchApplier(self.js, name, fold, store)
         self.batch_size = batch_size
         self.stream = stream
         self.subject_filter = subject_filter
         self.durable = durable or f"rapport-{name}"
+        # Without acknowledgements (replay) the consumer is ephemeral: it goes when we stop.
+        self.acknowledge = acknowledge
         self.request_expires = request_expires
-        self.applied_seq = 0
         self.stats = ProjectorStats()
         self._buffer: list[Msg] = []
         self._arrived = asyncio.Event()
@@ -117,9 +115,14 @@ class Projector(Generic[S]):
 
     # -- lifecycle ----------------------------------------------------------------------------
 
+    @property
+    def applied_seq(self) -> int:
+        """The last stream sequence whose effects are committed."""
+        return self.applier.applied_seq
+
     async def start(self) -> None:
         """Resume after the store's checkpoint and start folding in the background."""
-        self.applied_seq = await self.store.checkpoint()
+        await self.applier.resume()
         await self._subscribe()
         self._task = asyncio.create_task(self._run(), name=f"projector-{self.name}")
 
@@ -136,6 +139,9 @@ class Projector(Generic[S]):
             self._sub = None
         with contextlib.suppress(Exception):
             await self.nc.flush(timeout=2)  # let the last ack reach the server
+        if not self.acknowledge:
+            with contextlib.suppress(Exception):
+                await self.js.delete_consumer(self.stream, self.durable)
 
     async def wait_applied(self, seq: int, within: float) -> bool:
         """Wait until `seq` is applied (read-your-writes); False after `within` seconds."""
@@ -164,22 +170,25 @@ class Projector(Generic[S]):
         # delivered (but not had acknowledged) messages that would only return after ack_wait.
         with contextlib.suppress(NotFoundError):
             await self.js.delete_consumer(self.stream, self.durable)
-        await self.js.add_consumer(
-            self.stream,
-            ConsumerConfig(
-                durable_name=self.durable,
-                description=f"Rapport projection {self.name}",
-                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                opt_start_seq=self.applied_seq + 1,
-                ack_policy=AckPolicy.ALL,
-                ack_wait=120,
-                max_deliver=-1,
-                max_ack_pending=self.batch_size * 4,
-                max_waiting=16,
-                filter_subject=self.subject_filter,
-                replay_policy=ReplayPolicy.INSTANT,
-            ),
+        config = ConsumerConfig(
+            description=f"Rapport projection {self.name}",
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=self.applied_seq + 1,
+            max_waiting=16,
+            filter_subject=self.subject_filter,
+            replay_policy=ReplayPolicy.INSTANT,
         )
+        if self.acknowledge:
+            config.durable_name = self.durable
+            config.ack_policy = AckPolicy.ALL
+            config.ack_wait = 120
+            config.max_deliver = -1
+            config.max_ack_pending = self.batch_size * 4
+        else:
+            config.name = self.durable
+            config.ack_policy = AckPolicy.NONE
+            config.inactive_threshold = 30
+        await self.js.add_consumer(self.stream, config)
         self._inbox = self.nc.new_inbox()
         self._sub = await self.nc.subscribe(
             self._inbox,
@@ -264,93 +273,25 @@ class Projector(Generic[S]):
             fresh.append((seq, msg))
             high = seq
         if fresh:
-            await self._apply(fresh)
-        # AckPolicy.ALL: acknowledging the last message acknowledges the whole batch.
-        await self.nc.publish(batch[-1].reply, b"+ACK")
+            await self.applier.apply([Stored(seq, msg.subject, msg.data) for seq, msg in fresh])
+            async with self._progress:
+                self._progress.notify_all()
+        if self.acknowledge:
+            # AckPolicy.ALL: acknowledging the last message acknowledges the whole batch.
+            await self.nc.publish(batch[-1].reply, b"+ACK")
         self.stats.batches += 1
         self.stats.last_batch_seconds = time.perf_counter() - started
 
-    async def _apply(self, fresh: list[tuple[int, Msg]]) -> None:
-        parsed: list[tuple[int, Msg, Event]] = []
-        dead: list[tuple[int, Msg, str]] = []
-        for seq, msg in fresh:
-            try:
-                event = parse_event(msg.data)
-            except InvalidEvent as exc:
-                dead.append((seq, msg, f"invalid event: {exc}"))
-                continue
-            if not stored_under(msg.subject, event.subject, event.type):
-                dead.append(
-                    (
-                        seq,
-                        msg,
-                        f"subject mismatch: stored under {msg.subject} but the envelope says "
-                        f"subject {event.subject!r}, type {event.type!r}",
-                    )
-                )
-                continue
-            parsed.append((seq, msg, event))
-
-        already = await self.store.applied({event.id for _, _, event in parsed})
-        states = await self.store.load({event.subject for _, _, event in parsed})
-        before: dict[str, S | None] = {}
-        working: dict[str, S] = dict(states)
-        applied_ids: list[str] = []
-        for seq, msg, event in parsed:
-            if event.id in already:
-                self.stats.skipped_duplicate += 1
-                continue
-            key = event.subject
-            current = working.get(key)
-            try:
-                updated = self.fold(current, event, seq)
-            except Exception as exc:  # dead-lettered with its reason, never silently skipped
-                dead.append((seq, msg, f"{self.name} could not apply it: {exc}"))
-                continue
-            already.add(event.id)
-            if updated is not current:
-                # An event that changes nothing would change nothing again: only ids that
-                # changed state need remembering to make a late duplicate a no-op.
-                before.setdefault(key, states.get(key))
-                working[key] = updated
-                applied_ids.append(event.id)
-        for seq, msg, reason in sorted(dead, key=lambda item: item[0]):
-            await self._dead_letter(seq, msg, reason)
-        changes = {key: (before[key], working[key]) for key in before}
-        last_seq = fresh[-1][0]
-        await self.store.commit(changes, last_seq, applied_ids)
-        self.stats.applied += len(fresh) - len(dead)
-        self.stats.dead_lettered += len(dead)
-        async with self._progress:
-            self.applied_seq = last_seq
-            self._progress.notify_all()
-
-    async def _dead_letter(self, seq: int, msg: Msg, reason: str) -> None:
-        """Keep what could not be applied, with why, before the batch is acknowledged."""
-        reason = " ".join(reason.split())[:2000]
-        log.warning("%s: seq %d dead-lettered: %s", self.name, seq, reason)
-        await self.js.publish(
-            dlq_subject(self.name),
-            msg.data,
-            headers={
-                "Nats-Msg-Id": f"{self.name}-{seq}",  # a re-run after a crash is deduplicated
-                "Rapport-Reason": reason,
-                "Rapport-Seq": str(seq),
-                "Rapport-Projection": self.name,
-                "Rapport-Subject": msg.subject,
-            },
-        )
-
     def status(self) -> dict[str, Any]:
         """What the runner has done so far."""
-        stats = self.stats
+        stats, applied = self.stats, self.applier.stats
         return {
             "projection": self.name,
             "applied_seq": self.applied_seq,
-            "events_applied": stats.applied,
-            "dead_lettered": stats.dead_lettered,
+            "events_applied": applied.applied,
+            "dead_lettered": applied.dead_lettered,
             "skipped_redelivered": stats.skipped_redelivered,
-            "skipped_duplicate": stats.skipped_duplicate,
+            "skipped_duplicate": applied.skipped_duplicate,
             "batches": stats.batches,
             "resyncs": stats.resyncs,
             "stream_pending": stats.stream_pending + len(self._buffer),

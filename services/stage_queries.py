@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from events.queries import FunnelQuery, RelationshipQuery, StageListQuery
+from events.subjects import QUERY_PREFIX
+from projections.audit import audit
 from projections.stage import fold as stage
 from projections.stage.store import StageStore
 from services.cursors import decode_cursor, encode_cursor
@@ -14,6 +16,8 @@ from services.projection_service import NotFound, ProjectionSpec, Route
 if TYPE_CHECKING:
     from projections.stage.fold import StageView
     from services.projection_service import ProjectionService
+
+AUDIT_SUBJECT = f"{QUERY_PREFIX}.audit"  # the contract's subject: the stage service answers it
 
 
 def routes(service: ProjectionService) -> list[Route]:
@@ -55,6 +59,16 @@ def routes(service: ProjectionService) -> list[Route]:
             "next_cursor": encode_cursor(views[-1].relationship_id) if more else None,
         }
 
+    async def audit_(query: RelationshipQuery) -> dict[str, Any]:
+        stored = await read_relationship(service.reader, query.relationship_id)
+        if not stored:
+            raise NotFound(f"relationship {query.relationship_id}")
+        result = audit(query.relationship_id, valid_until(stored, query.as_of))
+        reply = result.reply()
+        reply["as_of"] = query.as_of.isoformat() if query.as_of else None
+        reply["events_read"] = result.events
+        return reply
+
     async def funnel(query: FunnelQuery) -> dict[str, Any]:
         reply = await store().funnel(query.owner)
         reply["owner"] = query.owner
@@ -64,6 +78,7 @@ def routes(service: ProjectionService) -> list[Route]:
         Route("get", RelationshipQuery, get),
         Route("list", StageListQuery, list_),
         Route("funnel", FunnelQuery, funnel),
+        Route("audit", RelationshipQuery, audit_, subject=AUDIT_SUBJECT),
     ]
 
 

@@ -79,7 +79,7 @@ async def test_poison_events_are_dead_lettered_and_the_rest_applied(
     assert view is not None
     assert view.stage == "awareness"
     assert await stage_store.get("b") is None
-    assert projector.stats.dead_lettered == 2
+    assert projector.applier.stats.dead_lettered == 2
 
     first = await js.get_msg(DLQ_STREAM, 1)
     second = await js.get_msg(DLQ_STREAM, 2)
@@ -134,7 +134,7 @@ async def test_restart_resumes_after_the_checkpoint(nc: NATS, tmp_path: Path) ->
         assert await again.wait_applied(more[-1], 10)
     finally:
         await again.stop()
-    assert again.stats.applied == 3  # only what came after the checkpoint
+    assert again.applier.stats.applied == 3  # only what came after the checkpoint
     state = await store.get("r")
     assert state is not None
     assert len(state.touches) == 8
@@ -159,7 +159,7 @@ async def test_a_duplicate_beyond_the_dedupe_window_takes_effect_once(
     state = await store.get("r")
     assert state is not None
     assert len(state.touches) == 1
-    assert projector.stats.skipped_duplicate == 1
+    assert projector.applier.stats.skipped_duplicate == 1
     await store.close()
 
 

@@ -1,0 +1,133 @@
+"""Apply a batch of stored events to a projection store, exactly once.
+
+Shared by the live projector and by replay: parse and validate each event, fold it into its
+relationship's state, dead-letter what cannot be applied (original bytes, reason, stream
+sequence, projection), then commit view rows + applied event ids + checkpoint in one SQLite
+transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from events import InvalidEvent, parse_event
+from events.subjects import dlq_subject, stored_under
+
+if TYPE_CHECKING:
+    from nats.js import JetStreamContext
+
+    from events import Event
+    from projections.base import Fold
+    from projections.store_base import SqliteStore
+
+log = logging.getLogger("rapport.projector")
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """One message of the log: its stream sequence, subject and bytes."""
+
+    seq: int
+    subject: str
+    data: bytes
+
+
+@dataclass
+class ApplyStats:
+    """What an applier has done."""
+
+    applied: int = 0
+    dead_lettered: int = 0
+    skipped_duplicate: int = 0
+
+
+class BatchApplier(Generic[S]):
+    """Folds batches (in stream order) into one store; remembers where it is."""
+
+    def __init__(
+        self, js: JetStreamContext, name: str, fold: Fold[S], store: SqliteStore[S]
+    ) -> None:
+        self.js = js
+        self.name = name
+        self.fold = fold
+        self.store = store
+        self.applied_seq = 0
+        self.stats = ApplyStats()
+
+    async def resume(self) -> int:
+        """Read the checkpoint the store committed last."""
+        self.applied_seq = await self.store.checkpoint()
+        return self.applied_seq
+
+    async def apply(self, batch: list[Stored]) -> None:
+        """Apply events with sequences after the checkpoint, in the order given."""
+        parsed: list[tuple[Stored, Event]] = []
+        dead: list[tuple[Stored, str]] = []
+        for item in batch:
+            try:
+                event = parse_event(item.data)
+            except InvalidEvent as exc:
+                dead.append((item, f"invalid event: {exc}"))
+                continue
+            if not stored_under(item.subject, event.subject, event.type):
+                dead.append(
+                    (
+                        item,
+                        f"subject mismatch: stored under {item.subject} but the envelope says "
+                        f"subject {event.subject!r}, type {event.type!r}",
+                    )
+                )
+                continue
+            parsed.append((item, event))
+
+        already = await self.store.applied({event.id for _, event in parsed})
+        states = await self.store.load({event.subject for _, event in parsed})
+        before: dict[str, S | None] = {}
+        working: dict[str, S] = dict(states)
+        applied_ids: list[str] = []
+        for item, event in parsed:
+            if event.id in already:
+                self.stats.skipped_duplicate += 1
+                continue
+            key = event.subject
+            current = working.get(key)
+            try:
+                updated = self.fold(current, event, item.seq)
+            except Exception as exc:  # dead-lettered with its reason, never silently skipped
+                dead.append((item, f"{self.name} could not apply it: {exc}"))
+                continue
+            already.add(event.id)
+            if updated is not current:
+                # An event that changes nothing would change nothing again: only ids that
+                # changed state need remembering to make a late duplicate a no-op.
+                before.setdefault(key, states.get(key))
+                working[key] = updated
+                applied_ids.append(event.id)
+        for item, reason in sorted(dead, key=lambda pair: pair[0].seq):
+            await self.dead_letter(item, reason)
+        changes = {key: (before[key], working[key]) for key in before}
+        last_seq = batch[-1].seq
+        await self.store.commit(changes, last_seq, applied_ids)
+        self.stats.applied += len(batch) - len(dead)
+        self.stats.dead_lettered += len(dead)
+        self.applied_seq = last_seq
+
+    async def dead_letter(self, item: Stored, reason: str) -> None:
+        """Keep what could not be applied, with why, before the batch commits."""
+        reason = " ".join(reason.split())[:2000]
+        log.warning("%s: seq %d dead-lettered: %s", self.name, item.seq, reason)
+        await self.js.publish(
+            dlq_subject(self.name),
+            item.data,
+            headers={
+                "Nats-Msg-Id": f"{self.name}-{item.seq}",  # a re-run is deduplicated
+                "Rapport-Reason": reason,
+                "Rapport-Seq": str(item.seq),
+                "Rapport-Projection": self.name,
+                "Rapport-Subject": item.subject,
+            },
+        )

@@ -1,0 +1,132 @@
+"""`rapport replay`: the rebuilt store answers exactly like the live one, with no downtime."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import pytest
+
+from events.subjects import event_subject
+from services.projection_service import ProjectionService
+from services.replay import replay
+from services.specs import SPECS
+from services.store_files import current_store
+from tests.integration.test_kill_projector import workload
+from tests.integration.test_queries import ask, services  # noqa: F401  (fixture)
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client as NATS
+
+    from services.settings import Settings
+
+EVENTS = 3000
+
+
+async def publish_all(nc: NATS, envelopes: list[dict[str, Any]]) -> None:
+    js = nc.jetstream(publish_async_max_pending=2000)
+    for envelope in envelopes:
+        await js.publish_async(
+            event_subject(envelope["subject"], envelope["type"]),
+            orjson.dumps(envelope),
+            headers={"Nats-Msg-Id": envelope["id"]},
+        )
+    await js.publish_async_completed()
+
+
+async def snapshot(service: ProjectionService, keys: list[str]) -> dict[str, Any]:
+    rows = await service.store.load_rows(keys)
+    return {"rows": rows, "checkpoint": await service.store.checkpoint()}
+
+
+async def test_replay_while_running_matches_the_live_store_without_downtime(
+    settings: Settings,
+    nc: NATS,
+    services: dict[str, ProjectionService],  # noqa: F811
+) -> None:
+    envelopes = workload(EVENTS, seed=11)
+    keys = sorted({e["subject"] for e in envelopes})
+    await publish_all(nc, envelopes)
+    for name in SPECS:
+        assert await services[name].projector.wait_applied(EVENTS, 30)
+    before = {name: await snapshot(services[name], keys) for name in SPECS}
+
+    failures: list[dict[str, Any]] = []
+    answered = 0
+
+    async def keep_asking() -> None:
+        nonlocal answered
+        while True:
+            for subject in ("stage.get", "health.get", "proposals.pending"):
+                reply = await ask(nc, subject, relationship_id=keys[answered % len(keys)])
+                if "error" in reply and reply["error"]["code"] != "not_found":
+                    failures.append(reply)
+                answered += 1
+
+    asker = asyncio.create_task(keep_asking())
+    try:
+        reports = [await replay(settings, name) for name in SPECS]
+    finally:
+        asker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asker
+    assert failures == []
+    assert answered > 0
+    for report in reports:
+        assert report.swapped_live
+        assert report.events == EVENTS
+        service = services[report.projection]
+        assert service.store.path.name == report.store.name
+        assert current_store(settings.data_dir, report.projection).name == report.store.name
+        assert await snapshot(service, keys) == before[report.projection]
+
+    # the adopted store keeps following the log
+    more = workload(50, seed=12)
+    for envelope in more:
+        envelope["id"] = f"after-{envelope['id']}"
+    await publish_all(nc, more)
+    for name in SPECS:
+        assert await services[name].projector.wait_applied(EVENTS + 50, 10)
+
+
+async def test_replay_with_nothing_running_swaps_the_pointer(settings: Settings, nc: NATS) -> None:
+    envelopes = workload(1000, seed=3)
+    await publish_all(nc, envelopes)
+    live = ProjectionService(settings, SPECS["health"])
+    await live.start()
+    assert await live.projector.wait_applied(1000, 30)
+    keys = sorted({e["subject"] for e in envelopes})
+    expected = await live.store.load_rows(keys)
+    old_path = live.store.path
+    await live.stop()
+
+    report = await replay(settings, "health")
+    assert not report.swapped_live
+    assert not old_path.exists()  # the old generation is gone
+    again = ProjectionService(settings, SPECS["health"])
+    await again.start()
+    try:
+        assert again.store.path.name == report.store.name
+        assert await again.store.load_rows(keys) == expected
+        reply = await ask(nc, "health.get", relationship_id=keys[0])
+        assert "score" in reply
+    finally:
+        await again.stop()
+
+
+async def test_replay_refuses_nothing_silently(settings: Settings, nc: NATS) -> None:
+    await nc.jetstream().publish("rapport.ev.r.interaction.recorded", b"garbage")
+    report = await replay(settings, "stage")
+    assert report.dead_lettered == 1
+    assert report.events == 1
+
+
+@pytest.mark.usefixtures("nc")
+async def test_unknown_projection_in_the_swap_request_is_refused(
+    settings: Settings,
+    services: dict[str, ProjectionService],  # noqa: F811
+) -> None:
+    refused = orjson.loads(await services["stage"].swap(b'{"path": "/etc/passwd"}'))
+    assert refused["error"]["code"] == "invalid"
