@@ -14,8 +14,11 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from events import InvalidEvent, parse_event
 from events.subjects import dlq_subject, stored_under
+from services.partitioning import subject_relationship
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from nats.js import JetStreamContext
 
     from events import Event
@@ -43,15 +46,22 @@ class ApplyStats:
     applied: int = 0
     dead_lettered: int = 0
     skipped_duplicate: int = 0
+    other_partitions: int = 0
 
 
 class BatchApplier(Generic[S]):
     """Folds batches (in stream order) into one store; remembers where it is."""
 
     def __init__(
-        self, js: JetStreamContext, name: str, fold: Fold[S], store: SqliteStore[S]
+        self,
+        js: JetStreamContext,
+        name: str,
+        fold: Fold[S],
+        store: SqliteStore[S],
+        owns: Callable[[str | None], bool] | None = None,
     ) -> None:
         self.js = js
+        self.owns = owns  # a partition replica folds only the relationships it owns
         self.name = name
         self.fold = fold
         self.store = store
@@ -67,7 +77,12 @@ class BatchApplier(Generic[S]):
         """Apply events with sequences after the checkpoint, in the order given."""
         parsed: list[tuple[Stored, Event]] = []
         dead: list[tuple[Stored, str]] = []
+        owned = 0
         for item in batch:
+            if self.owns is not None and not self.owns(subject_relationship(item.subject)):
+                self.stats.other_partitions += 1
+                continue
+            owned += 1
             try:
                 event = parse_event(item.data)
             except InvalidEvent as exc:
@@ -112,7 +127,7 @@ class BatchApplier(Generic[S]):
         changes = {key: (before[key], working[key]) for key in before}
         last_seq = batch[-1].seq
         await self.store.commit(changes, last_seq, applied_ids)
-        self.stats.applied += len(batch) - len(dead)
+        self.stats.applied += owned - len(dead)
         self.stats.dead_lettered += len(dead)
         self.applied_seq = last_seq
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from services import cli_audit, cli_emit, cli_queries, cli_replay  # noqa: F401  (commands)
+from services import cli_audit, cli_demo, cli_emit, cli_queries, cli_replay, cli_tokens  # noqa: F401
 from services.cli_common import (
     DataDir,
     HttpHost,
@@ -32,6 +32,9 @@ def up(
     http_host: HttpHost = None,
     http_port: HttpPort = None,
     nats_port: NatsPort = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="once ready, seed the demo data (as `rapport demo`)")
+    ] = False,
 ) -> None:
     """Run everything: embedded NATS (unless --nats-url), the streams, every service, HTTP."""
     from services.runtime import Runtime
@@ -43,7 +46,7 @@ def up(
         http_port=http_port,
         nats_port=nats_port,
     )
-    run(Runtime(settings, console).run())
+    run(Runtime(settings, console, demo=demo).run())
 
 
 SERVICE_NAMES = ("stage", "health", "proposals", "ingest", "gateway")

@@ -6,7 +6,8 @@ import logging
 from typing import TYPE_CHECKING
 
 import nats
-from nats.errors import NoServersError
+from nats.errors import AuthorizationError, NoServersError
+from nats.errors import Error as NatsError
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
@@ -42,21 +43,31 @@ async def connect(settings: Settings, name: str, *, retry_forever: bool = True) 
     url = settings.resolved_nats_url
     try:
         nc = await nats.connect(
-            url,
+            settings.nats_servers,
             name=f"rapport-{name}",
             connect_timeout=2,
-            max_reconnect_attempts=-1 if retry_forever else 0,
+            allow_reconnect=retry_forever,
+            max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
             error_cb=on_error,
             disconnected_cb=on_disconnect,
             reconnected_cb=on_reconnect,
             # big batches of pending publishes must not trip the client's flusher
             pending_size=64 * 1024 * 1024,
+            **settings.nats_auth(),
         )
     except (NoServersError, OSError, TimeoutError) as exc:
         raise NatsUnavailable(
             f"cannot reach NATS at {url} ({exc.__class__.__name__}). Is `rapport up` running? "
             "Point at another server with --nats-url / RAPPORT_NATS_URL."
+        ) from None
+    except (AuthorizationError, NatsError) as exc:
+        if "authorization" not in str(exc).lower():
+            raise NatsUnavailable(f"cannot connect to NATS at {url}: {exc}") from None
+        raise NatsUnavailable(
+            f"NATS at {url} refused the credentials (authorization violation); set "
+            "RAPPORT_NATS_USER/RAPPORT_NATS_PASSWORD, RAPPORT_NATS_TOKEN, RAPPORT_NATS_NKEY_SEED "
+            "or RAPPORT_NATS_CREDS"
         ) from None
     client.append(nc)
     return nc

@@ -68,6 +68,11 @@ def die_with_parent() -> None:
             libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _quote(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
 class EmbeddedNats:
     """A JetStream-enabled nats-server bound to loopback, its store under the data dir."""
 
@@ -78,12 +83,14 @@ class EmbeddedNats:
         host: str = "127.0.0.1",
         extra_args: tuple[str, ...] = (),
         name: str = "rapport-embedded",
+        auth: dict[str, str] | None = None,
     ) -> None:
         self.store_dir = store_dir
         self.port = port
         self.host = host
         self.extra_args = extra_args
         self.name = name
+        self.auth = auth or {}
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -101,6 +108,21 @@ class EmbeddedNats:
         """Where the server's own startup errors go."""
         return self.store_dir / "nats-server.stderr"
 
+    @property
+    def config_file(self) -> Path:
+        """Where the server's authorization block is written (never on the command line)."""
+        return self.store_dir / "auth.conf"
+
+    def write_config(self) -> list[str]:
+        """Write the authorization the clients must present; the args that load it."""
+        if not self.auth:
+            return []
+        lines = [f"  {key}: {_quote(value)}" for key, value in self.auth.items()]
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        self.config_file.touch(mode=0o600)
+        self.config_file.write_text("authorization {\n" + "\n".join(lines) + "\n}\n")
+        return ["--config", str(self.config_file)]
+
     def command(self) -> list[str]:
         """The nats-server command line."""
         return [
@@ -111,13 +133,14 @@ class EmbeddedNats:
             "--store_dir", str(self.store_dir / "jetstream"),
             "--server_name", self.name,
             "--log", str(self.log_file),
+            *self.write_config(),
             *self.extra_args,
         ]  # fmt: skip
 
     async def start(self, ready_within: float = 15.0) -> None:
         """Start the server and wait until JetStream answers; explain any failure."""
         self.spawn()
-        await self._wait_ready(ready_within)
+        await self.wait_ready(ready_within)
 
     def spawn(self) -> None:
         """Start the server process without waiting for it."""
@@ -142,7 +165,8 @@ class EmbeddedNats:
                 start_new_session=True,
             )
 
-    async def _wait_ready(self, ready_within: float) -> None:
+    async def wait_ready(self, ready_within: float) -> None:
+        """Wait until JetStream answers (a cluster node: until a meta leader exists)."""
         deadline = time.monotonic() + ready_within
         last_error: Exception | None = None
 
@@ -162,7 +186,11 @@ class EmbeddedNats:
                 continue
             try:
                 nc = await nats.connect(
-                    self.url, connect_timeout=1, allow_reconnect=False, error_cb=quiet
+                    self.url,
+                    connect_timeout=1,
+                    allow_reconnect=False,
+                    error_cb=quiet,
+                    **self.auth,
                 )
             except Exception as exc:  # not listening yet
                 last_error = exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -10,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import uvicorn
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from nats.js.errors import NotFoundError
 
 from events.subjects import DLQ_STREAM, EVENTS_STREAM
+from services.auth import TokenRegistry, guard, http_host_for, login_routes
 from services.connection import connect
 from services.embedded_nats import port_is_free
 from services.hosting import ping_subject
@@ -22,6 +25,7 @@ from services.http_queries import router as queries_router
 from services.ingest import Ingestor
 from services.log_reader import DirectReader
 from services.metrics import Metrics
+from services.web.routes import router as web_router
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -30,6 +34,8 @@ if TYPE_CHECKING:
     from nats.aio.msg import Msg
 
     from services.settings import Settings
+
+log = logging.getLogger("rapport.gateway")
 
 DESCRIPTION = """Rapport tracks professional relationships from first handshake to partnership.
 
@@ -72,10 +78,23 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    registry = TokenRegistry.from_settings(settings)
+    app.state.tokens = registry
     metrics = Metrics()
+    app.middleware("http")(guard(registry))
     app.middleware("http")(metrics.observe)
+    for method, path, endpoint in login_routes(registry):
+        app.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
+    if settings.cors_origins:  # off unless origins are configured
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     app.include_router(events_router)
     app.include_router(queries_router)
+    app.include_router(web_router)
     app.add_api_route("/healthz", healthz, methods=["GET"], summary="Is Rapport able to work")
     app.add_api_route("/metrics", metrics.scrape, methods=["GET"], summary="Prometheus metrics")
     return app
@@ -116,15 +135,18 @@ async def serve_gateway(settings: Settings) -> None:
     """Serve HTTP until SIGINT or SIGTERM (uvicorn handles the signals)."""
     from services.runtime import RuntimeFailure
 
-    if settings.http_port and not port_is_free(settings.http_host, settings.http_port):
+    if settings.http_port and not port_is_free("127.0.0.1", settings.http_port):
         raise RuntimeFailure(
             f"HTTP port {settings.http_port} on {settings.http_host} is already in use; "
             "choose another with --http-port / RAPPORT_HTTP_PORT"
         )
     app = create_app(settings)
+    host, notice = http_host_for(settings, app.state.tokens)
+    if notice:
+        log.warning(notice)
     config = uvicorn.Config(
         app,
-        host=settings.http_host,
+        host=host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),
         access_log=False,

@@ -1,16 +1,19 @@
-"""Queries of the health projection: `rapport.q.health.get|list`."""
+"""Queries of the health projection: `rapport.q.health.get|list|summary`."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from events.queries import HealthListQuery, RelationshipQuery
+from events.fields import Rfc3339Time, ShortText
+from events.queries import HealthListQuery, Query, RelationshipQuery
 from projections.health import fold as health
+from projections.health.policy import BANDS
 from projections.health.score import assess
 from projections.health.store import HealthStore
 from services.cursors import decode_cursor, encode_cursor
 from services.history import read_relationship, valid_until
+from services.partitioning import merge_ordered
 from services.projection_service import NotFound, ProjectionSpec, Route
 
 if TYPE_CHECKING:
@@ -18,6 +21,13 @@ if TYPE_CHECKING:
 
 SCAN_CHUNK = 500
 SCAN_LIMIT = 20_000  # rows one list request may score before it returns a cursor
+
+
+class HealthSummaryQuery(Query):
+    """`health.summary`: how many relationships are in each band, of one owner, at an instant."""
+
+    owner: ShortText | None = None
+    as_of: Rfc3339Time | None = None
 
 
 def routes(service: ProjectionService) -> list[Route]:
@@ -65,7 +75,51 @@ def routes(service: ProjectionService) -> list[Route]:
                     break
         return {"items": items, "next_cursor": encode_cursor(after) if more else None}
 
-    return [Route("get", RelationshipQuery, get), Route("list", HealthListQuery, list_)]
+    async def summary(query: HealthSummaryQuery) -> dict[str, Any]:
+        # Scored from each stored state: exact for now and the future; for a past instant the
+        # relationships opened after it are left out, and the rest scored with what was known.
+        as_of = query.as_of or datetime.now(UTC)
+        bands = {name: 0 for _, name in BANDS}
+        after: str | None = None
+        while True:
+            rows = await store().scan(owner=query.owner, after=after, limit=SCAN_CHUNK)
+            for _, _, state in rows:
+                if state.opened_at <= as_of.timestamp():
+                    bands[assess(state, as_of).band] += 1
+            if len(rows) < SCAN_CHUNK:
+                break
+            after = rows[-1][0]
+        return {
+            "bands": bands,
+            "total": sum(bands.values()),
+            "owner": query.owner,
+            "as_of": as_of.isoformat(),
+        }
+
+    return [
+        Route("get", RelationshipQuery, get),
+        Route("list", HealthListQuery, list_, merge=merge_list),
+        Route("summary", HealthSummaryQuery, summary, merge=merge_summary),
+    ]
+
+
+def merge_list(query: HealthListQuery, replies: list[dict[str, Any]]) -> dict[str, Any]:
+    """Partition pages merged by due time (with `due_before`) or by relationship id."""
+    by_due = query.due_before is not None
+    merged = merge_ordered(replies, query.limit, "due" if by_due else "relationship_id")
+    last = merged["last"]
+    if by_due and last is not None:  # the store's position: (due seconds, relationship id)
+        last = [datetime.fromisoformat(last[0].replace("Z", "+00:00")).timestamp(), last[1]]
+    return {
+        "items": merged["items"],
+        "next_cursor": encode_cursor(last) if merged["more"] else None,
+    }
+
+
+def merge_summary(query: HealthSummaryQuery, replies: list[dict[str, Any]]) -> dict[str, Any]:
+    """Partition band counts added up."""
+    bands = {name: sum(reply["bands"].get(name, 0) for reply in replies) for _, name in BANDS}
+    return {**replies[0], "bands": bands, "total": sum(bands.values())}
 
 
 SPEC = ProjectionSpec(name="health", fold=health.apply, store=HealthStore, routes=routes)

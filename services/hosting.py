@@ -11,7 +11,15 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
-from faststream.nats import NatsBroker, NatsMessage
+from faststream.nats import (
+    NatsBroker,
+    NatsCredentials,
+    NatsMessage,
+    NatsNKey,
+    NatsSecurity,
+    NatsToken,
+    NatsUserPassword,
+)
 
 from events.subjects import CONTROL_PREFIX
 
@@ -46,7 +54,7 @@ def swap_subject(projection: str, instance: str) -> str:
 def make_broker(settings: Settings, name: str) -> NatsBroker:
     """A FastStream broker for request-reply handlers, reconnecting forever."""
     return NatsBroker(
-        settings.resolved_nats_url,
+        settings.nats_servers,
         name=f"rapport-{name}",
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
@@ -55,7 +63,28 @@ def make_broker(settings: Settings, name: str) -> NatsBroker:
         # FastStream logs every message at this level: keep access logs out of INFO
         log_level=logging.DEBUG,
         graceful_timeout=5.0,
+        security=broker_security(settings),
     )
+
+
+def broker_security(settings: Settings) -> NatsSecurity | None:
+    """The same NATS credentials as `Settings.nats_auth`, in FastStream's terms."""
+    auth = settings.nats_auth()
+    if "token" in auth:
+        return NatsToken(auth["token"])
+    if "user" in auth:
+        return NatsUserPassword(auth["user"], auth.get("password", ""))
+    if "user_credentials" in auth:
+        return NatsCredentials.from_file(auth["user_credentials"])
+    if "nkeys_seed" in auth:
+        return NatsNKey(auth["nkeys_seed"])
+    return None
+
+
+async def start_broker(broker: NatsBroker) -> None:
+    """Start answering, and return only once the server knows every subscription."""
+    await broker.start()
+    await broker.connection.flush()  # a request racing the SUBs would find no responders
 
 
 def add_ping(broker: NatsBroker, service: Service) -> None:

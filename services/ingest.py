@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 
 WRONG_LAST_SEQUENCE = 10071  # JetStream: Nats-Expected-Last-Subject-Sequence did not hold
+# Every field has a bound, but extension attributes do not: cap the whole event instead.
+MAX_EVENT_BYTES = 64 * 1024
 
 
 class BodyError(ValueError):
@@ -131,7 +133,18 @@ class Ingestor:
             event_id = item.get("id") if isinstance(item, dict) else None
             if not isinstance(event_id, str):
                 event_id = None
-            raw = orjson.dumps(item)
+            try:
+                raw = orjson.dumps(item)
+            except TypeError as exc:  # orjson reads deeper nesting than it writes
+                error = f"event: nested too deeply to store ({exc})"
+                outcomes[index] = _rejected(index, event_id, "invalid", error)
+                continue
+            if len(raw) > MAX_EVENT_BYTES:
+                error = (
+                    f"event: {len(raw)} bytes is more than the {MAX_EVENT_BYTES} one event may have"
+                )
+                outcomes[index] = _rejected(index, event_id, "invalid", error)
+                continue
             try:
                 event = parse_event(raw)
             except InvalidEvent as exc:

@@ -8,7 +8,7 @@ from faststream.nats import NatsMessage  # noqa: TC002  (FastStream resolves it 
 
 from events.subjects import INGEST_SUBJECT
 from services.connection import connect
-from services.hosting import add_ping, error_reply, make_broker, reply
+from services.hosting import add_ping, error_reply, make_broker, reply, start_broker
 from services.ingest import BodyError, Ingestor
 from services.streams import ensure_streams
 
@@ -63,7 +63,7 @@ class IngestService:
             max_batch=self.settings.max_batch,
             publish_timeout=self.settings.publish_timeout,
         )
-        await self.broker.start()
+        await start_broker(self.broker)
 
     async def stop(self) -> None:
         """Finish in-flight requests, then disconnect."""

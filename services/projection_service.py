@@ -24,8 +24,9 @@ from events.parsing import describe
 from events.subjects import query_subject
 from services.connection import connect
 from services.cursors import BadCursor
-from services.hosting import add_ping, error_reply, make_broker, reply, swap_subject
+from services.hosting import add_ping, error_reply, make_broker, reply, start_broker, swap_subject
 from services.log_reader import DirectReader
+from services.partitioning import partition_of, partition_subject
 from services.projector import Projector
 from services.store_files import current_store, lock_projection, publish_store, remove_store
 from services.streams import ensure_streams
@@ -66,6 +67,9 @@ class Route:
     model: type[Query]
     handler: Callable[[Any], Awaitable[dict[str, Any]]]
     subject: str | None = None  # when not rapport.q.<projection>.<name> (e.g. rapport.q.audit)
+    # With partitions: a query naming a relationship goes to its owner; one that does not is
+    # asked of every partition and merged by `merge` (without `merge`, any replica answers).
+    merge: Callable[[Any, list[dict[str, Any]]], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,62 @@ class ProjectionService:
 
         @self.broker.subscriber(subject, queue=f"rapport-q-{self.name}")
         async def answer(msg: NatsMessage) -> bytes:
-            return await self.answer(route, msg.body)
+            return await self.route(route, msg.body)
+
+        if self.settings.partitions > 1:
+            own = partition_subject(self.name, self.settings.partition, route.name)
+
+            @self.broker.subscriber(own, queue=f"rapport-q-{self.name}-p{self.settings.partition}")
+            async def answer_own(msg: NatsMessage) -> bytes:
+                return await self.answer(route, msg.body)
+
+    def owns(self, relationship_id: str | None) -> bool:
+        """True when this replica's partition holds the relationship."""
+        partitions = self.settings.partitions
+        if relationship_id is None:  # a malformed subject: partition 0 dead-letters it
+            return self.settings.partition == 0
+        return partition_of(relationship_id, partitions) == self.settings.partition
+
+    async def route(self, route: Route, body: bytes) -> bytes:
+        """Answer here, at the relationship's owner, or merged from every partition."""
+        partitions = self.settings.partitions
+        if partitions == 1:
+            return await self.answer(route, body)
+        try:
+            query = route.model.model_validate_json(body or b"{}")
+        except ValidationError:
+            return await self.answer(route, body)  # which words the error
+        relationship = getattr(query, "relationship_id", None)
+        if relationship is not None:
+            return await self._at(partition_of(relationship, partitions), route, body)
+        if route.merge is None:
+            return await self.answer(route, body)
+        replies = [
+            orjson.loads(raw)
+            for raw in await asyncio.gather(*(self._at(k, route, body) for k in range(partitions)))
+        ]
+        for partial in replies:
+            if "error" in partial:
+                return reply(partial)
+        merged = route.merge(query, replies)
+        merged["applied_seq"] = min(partial["applied_seq"] for partial in replies)
+        return reply(merged)
+
+    async def _at(self, partition: int, route: Route, body: bytes) -> bytes:
+        if partition == self.settings.partition:
+            return await self.answer(route, body)
+        assert self._nc is not None
+        subject = partition_subject(self.name, partition, route.name)
+        wait = orjson.loads(body or b"{}").get("wait_ms", 2000) / 1000
+        try:
+            message = await self._nc.request(
+                subject, body, timeout=self.settings.request_timeout + wait
+            )
+        except Exception as exc:
+            return error_reply(
+                "unavailable", f"partition {partition} of {self.name} did not answer ({exc})"
+            )
+        return bytes(message.data)
 
     @property
     def projector(self) -> Projector[Any]:
@@ -176,7 +235,7 @@ class ProjectionService:
             self.store, f"rapport-{self.name}-{self.settings.instance}", live=True
         )
         await self._projector.start()
-        await self.broker.start()
+        await start_broker(self.broker)
 
     async def stop(self) -> None:
         """Stop answering, stop the projector (committed work stays), close the store."""
@@ -204,6 +263,7 @@ class ProjectionService:
             batch_size=self.settings.batch_size,
             durable=durable,
             acknowledge=live,
+            owns=self.owns if self.settings.partitions > 1 else None,
         )
 
     async def swap(self, body: bytes) -> bytes:

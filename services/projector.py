@@ -36,6 +36,8 @@ from events.subjects import EVENTS_FILTER, EVENTS_STREAM
 from services.applier import BatchApplier, Stored
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from nats.aio.client import Client as NATS
     from nats.aio.msg import Msg
     from nats.aio.subscription import Subscription
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
     from projections.store_base import SqliteStore
 
 log = logging.getLogger("rapport.projector")
+
+HEARTBEAT = 1.0  # seconds between the server's idle heartbeats on an open pull request
 
 S = TypeVar("S")
 
@@ -89,12 +93,13 @@ class Projector(Generic[S]):
         durable: str | None = None,
         request_expires: float = 5.0,
         acknowledge: bool = True,
+        owns: Callable[[str | None], bool] | None = None,
     ) -> None:
         self.nc = nc
         self.js = nc.jetstream()
         self.name = name
         self.store = store
-        self.applier = BatchApplier(self.js, name, fold, store)
+        self.applier = BatchApplier(self.js, name, fold, store, owns)
         self.batch_size = batch_size
         self.stream = stream
         self.subject_filter = subject_filter
@@ -107,6 +112,7 @@ class Projector(Generic[S]):
         self._arrived = asyncio.Event()
         self._requests: deque[int] = deque()  # undelivered count of each open pull, oldest first
         self._next_delivery = 1  # the consumer sequence the next delivery must carry
+        self._silent_rounds = 0
         self._last_heard = time.monotonic()
         self._inbox = ""
         self._sub: Subscription | None = None
@@ -166,6 +172,7 @@ class Projector(Generic[S]):
         self._buffer.clear()
         self._requests.clear()
         self._next_delivery = 1
+        self._silent_rounds = 0
         # The store's checkpoint is the truth: a consumer left from an earlier run may have
         # delivered (but not had acknowledged) messages that would only return after ack_wait.
         with contextlib.suppress(NotFoundError):
@@ -199,6 +206,7 @@ class Projector(Generic[S]):
 
     async def _on_message(self, msg: Msg) -> None:
         self._last_heard = time.monotonic()
+        self._silent_rounds = 0
         status = msg.headers.get("Status") if msg.headers else None
         requests = self._requests
         if status is None:
@@ -220,7 +228,12 @@ class Projector(Generic[S]):
             return
         self._requests.append(self.batch_size)
         self._last_heard = time.monotonic()
-        request = {"batch": self.batch_size, "expires": int(self.request_expires * 1e9)}
+        request = {
+            "batch": self.batch_size,
+            "expires": int(self.request_expires * 1e9),
+            # the server says it is alive while a request waits; silence means it died
+            "idle_heartbeat": int(HEARTBEAT * 1e9),
+        }
         await self.nc.publish(
             f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{self.durable}",
             orjson.dumps(request),
@@ -233,11 +246,15 @@ class Projector(Generic[S]):
             try:
                 await self._request()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._arrived.wait(), self.request_expires + 2)
+                    await asyncio.wait_for(self._arrived.wait(), HEARTBEAT)
                 self._arrived.clear()
                 if not self._buffer:
-                    if time.monotonic() - self._last_heard > self.request_expires + 2:
-                        self._requests.clear()  # requests died with a connection: ask again
+                    if time.monotonic() - self._last_heard > 3 * HEARTBEAT:
+                        # the requests died with a connection (or the consumer is gone)
+                        self._requests.clear()
+                        self._silent_rounds += 1
+                        if self._silent_rounds >= 3:
+                            raise Resync("the consumer stopped answering")
                     continue
                 batch = self._buffer[: self.batch_size]
                 del self._buffer[: len(batch)]

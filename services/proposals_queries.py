@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from services.projection_service import ProjectionService
 
 STATUSES = ("drafted", "submitted", "accepted", "declined", "withdrawn")
+SCORED_AT_MOST = 10_000
 
 
 def routes(service: ProjectionService) -> list[Route]:
@@ -30,8 +31,9 @@ def routes(service: ProjectionService) -> list[Route]:
         statuses = {"pending": sorted(PENDING), "all": list(STATUSES)}.get(
             query.status, [query.status]
         )
+        # readiness is judged now, so every match is scored before the most ready are kept
         found = await store().find(
-            statuses, relationship_id=query.relationship_id, owner=query.owner, limit=query.limit
+            statuses, relationship_id=query.relationship_id, owner=query.owner, limit=SCORED_AT_MOST
         )
         contexts = await store().contexts(sorted({rel for rel, _ in found}))
         items: list[dict[str, Any]] = []
@@ -60,10 +62,27 @@ def routes(service: ProjectionService) -> list[Route]:
                     "stage": context.stage.value,
                 }
             )
-        items.sort(key=lambda item: (-item["readiness"]["score"], -item["age_days"]))
-        return {"items": items, "as_of": as_of.isoformat()}
+        items.sort(key=most_ready_first)
+        return {"items": items[: query.limit], "as_of": as_of.isoformat()}
 
-    return [Route("pending", ProposalsQuery, pending)]
+    return [Route("pending", ProposalsQuery, pending, merge=merge_pending)]
+
+
+def merge_pending(query: ProposalsQuery, replies: list[dict[str, Any]]) -> dict[str, Any]:
+    """Partition lists joined, most ready first."""
+    items = [item for reply in replies for item in reply["items"]]
+    items.sort(key=most_ready_first)
+    return {"items": items[: query.limit], "as_of": replies[0]["as_of"]}
+
+
+def most_ready_first(item: dict[str, Any]) -> tuple[int, int, str, str]:
+    """Readiness, then age, then ids: a total order, so partitions merge exactly."""
+    return (
+        -item["readiness"]["score"],
+        -item["age_days"],
+        item["relationship_id"],
+        item["proposal_id"],
+    )
 
 
 SPEC = ProjectionSpec(name="proposals", fold=proposals.apply, store=ProposalsStore, routes=routes)

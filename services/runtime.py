@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
+from services.auth import LOOPBACK, TokenConfigError, TokenRegistry, http_host_for
 from services.connection import connect
 from services.embedded_nats import EmbeddedNats, die_with_parent, port_is_free
 from services.hosting import ping_subject
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 # three projectors share one core).
 SERVICES: tuple[str, ...] = ("stage", "health", "proposals", "ingest", "gateway")
 RESTARTS_PER_MINUTE = 5
+EMBEDDED_AUTH = ("user", "password", "token")  # what the embedded server can demand
 
 
 class RuntimeFailure(RuntimeError):
@@ -47,10 +49,13 @@ class Child:
 class Runtime:
     """Starts everything, watches it, and stops it all on Ctrl-C or SIGTERM."""
 
-    def __init__(self, settings: Settings, console: Console) -> None:
+    def __init__(self, settings: Settings, console: Console, *, demo: bool = False) -> None:
         self.settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
         self.console = console
+        self.demo = demo
         self.embedded: EmbeddedNats | None = None
+        self.http_host = settings.http_host
+        self.http_notice: str | None = None
         self.children: dict[str, Child] = {}
         self.stopping = False
 
@@ -63,6 +68,8 @@ class Runtime:
         try:
             await self._start()
             self._announce()
+            if self.demo:
+                await self._seed_demo(stop)
             await self._watch(stop)
         finally:
             self.stopping = True
@@ -74,13 +81,22 @@ class Runtime:
     async def _start(self) -> None:
         settings = self.settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        if not port_is_free(settings.http_host, settings.http_port) and settings.http_port:
+        if not port_is_free("127.0.0.1", settings.http_port) and settings.http_port:
             raise RuntimeFailure(
                 f"HTTP port {settings.http_port} on {settings.http_host} is already in use. "
                 "Choose another with --http-port / RAPPORT_HTTP_PORT."
             )
+        try:
+            registry = TokenRegistry.from_settings(settings)
+        except TokenConfigError as exc:
+            raise RuntimeFailure(f"API tokens: {exc}") from None
+        self.http_host, self.http_notice = http_host_for(settings, registry)
         if settings.nats_url is None:
-            self.embedded = EmbeddedNats(settings.data_dir / "nats", port=settings.nats_port)
+            # the embedded server demands the credentials the services will present
+            auth = {k: v for k, v in settings.nats_auth().items() if k in EMBEDDED_AUTH}
+            self.embedded = EmbeddedNats(
+                settings.data_dir / "nats", port=settings.nats_port, auth=auth
+            )
             with self.console.status("starting the embedded NATS server"):
                 await self.embedded.start()
             self.settings = settings = settings.model_copy(update={"nats_url": self.embedded.url})
@@ -136,9 +152,7 @@ class Runtime:
             return False
         if name == "gateway":  # the lifespan answers before the socket is bound
             try:
-                _, writer = await asyncio.open_connection(
-                    self.settings.http_host, self.settings.http_port
-                )
+                _, writer = await asyncio.open_connection(self.http_host, self.settings.http_port)
             except OSError:
                 return False
             writer.close()
@@ -153,16 +167,41 @@ class Runtime:
         if self.embedded is not None:
             where += f"  (embedded, store {self.embedded.store_dir})"
         table.add_row("NATS", where)
-        http = f"http://{settings.http_host}:{settings.http_port}"
+        http = f"http://{self.http_host}:{settings.http_port}"
         table.add_row("HTTP", f"{http}   docs {http}/docs   health {http}/healthz")
+        table.add_row("dashboard", f"{http}/")
         table.add_row("ingest", "NATS request to rapport.ingest, or POST /v1/events")
         table.add_row("data", str(settings.data_dir))
         for name, child in sorted(self.children.items()):
             table.add_row(f"service {name}", f"pid {child.process.pid}")
         self.console.print(table)
-        if settings.http_host in {"127.0.0.1", "localhost", "::1"}:
+        if self.http_notice:
+            self.console.print(f"[yellow]{self.http_notice}[/]")
+        elif self.http_host in LOOPBACK:
             self.console.print("HTTP listens on loopback only.")
         self.console.print("Press Ctrl-C to stop.")
+
+    async def _seed_demo(self, stop: asyncio.Event) -> None:
+        """Seed the demo data (unless stopped first), then say where to look at it."""
+        from services.demo_seed import seed_demo
+
+        seeding = asyncio.create_task(seed_demo(self.settings, self.console))
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({seeding, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if not seeding.done():
+            seeding.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await seeding
+            return
+        try:
+            report = seeding.result()
+        except Exception as exc:  # the services still run: say why there is no demo data
+            self.console.print(f"[yellow]demo data not seeded: {exc}[/]")
+            return
+        self.console.print(report.summary())
+        http = f"http://{self.http_host}:{self.settings.http_port}"
+        self.console.print(f"[bold]Demo ready: open the dashboard at {http}/[/]")
 
     async def _watch(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

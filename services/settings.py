@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_NATS_PORT = 4222
@@ -36,11 +36,48 @@ class Settings(BaseSettings):
         description="this replica's name: its durable consumer is rapport-<projection>-<instance>",
     )
     batch_size: int = Field(1000, ge=1, le=10_000, description="events a projector folds at once")
+    partitions: int = Field(1, ge=1, le=64, description="projector replicas sharing the work")
+    partition: int = Field(0, ge=0, le=63, description="which share this replica owns")
+
+    # -- security -------------------------------------------------------------------------
+    api_tokens: str | None = Field(
+        None, description="inline API tokens, hashed: name:scope+scope:sha256hex;..."
+    )
+    api_tokens_file: Path | None = Field(None, description="JSON file of hashed API tokens")
+    cors_origins: str | None = Field(None, description="comma-separated origins; unset: no CORS")
+    insecure_open_http: bool = Field(
+        False, description="allow a non-loopback HTTP host without API tokens"
+    )
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
+    nats_token: SecretStr | None = None
+    nats_nkey_seed: Path | None = Field(None, description="file holding an NKey seed")
+    nats_creds: Path | None = Field(None, description="a .creds file (JWT + NKey seed)")
 
     @property
     def resolved_nats_url(self) -> str:
         """The NATS URL to use: the configured one, else the embedded server's."""
         return self.nats_url or f"nats://127.0.0.1:{self.nats_port}"
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """Every server of the configured URL (a cluster is `nats://a:4222,nats://b:4222`)."""
+        return [url.strip() for url in self.resolved_nats_url.split(",") if url.strip()]
+
+    def nats_auth(self) -> dict[str, str]:
+        """Credentials for nats.connect and FastStream's broker (same keyword names)."""
+        auth: dict[str, str] = {}
+        if self.nats_user:
+            auth["user"] = self.nats_user
+        if self.nats_password:
+            auth["password"] = self.nats_password.get_secret_value()
+        if self.nats_token:
+            auth["token"] = self.nats_token.get_secret_value()
+        if self.nats_nkey_seed:
+            auth["nkeys_seed"] = str(self.nats_nkey_seed)
+        if self.nats_creds:
+            auth["user_credentials"] = str(self.nats_creds)
+        return auth
 
     def with_overrides(self, **options: object) -> Settings:
         """A copy with the options given on the command line (None means not given)."""

@@ -11,6 +11,7 @@ from projections.stage import fold as stage
 from projections.stage.store import StageStore
 from services.cursors import decode_cursor, encode_cursor
 from services.history import read_relationship, valid_until
+from services.partitioning import merge_funnel, merge_ordered
 from services.projection_service import NotFound, ProjectionSpec, Route
 
 if TYPE_CHECKING:
@@ -76,10 +77,24 @@ def routes(service: ProjectionService) -> list[Route]:
 
     return [
         Route("get", RelationshipQuery, get),
-        Route("list", StageListQuery, list_),
-        Route("funnel", FunnelQuery, funnel),
+        Route("list", StageListQuery, list_, merge=merge_list),
+        Route("funnel", FunnelQuery, funnel, merge=merge_funnel_replies),
         Route("audit", RelationshipQuery, audit_, subject=AUDIT_SUBJECT),
     ]
+
+
+def merge_list(query: StageListQuery, replies: list[dict[str, Any]]) -> dict[str, Any]:
+    """Partition pages merged in relationship-id order."""
+    merged = merge_ordered(replies, query.limit, "relationship_id")
+    return {
+        "items": merged["items"],
+        "next_cursor": encode_cursor(merged["last"]) if merged["more"] else None,
+    }
+
+
+def merge_funnel_replies(query: FunnelQuery, replies: list[dict[str, Any]]) -> dict[str, Any]:
+    """Partition funnels added up."""
+    return {**merge_funnel(replies), "owner": query.owner}
 
 
 SPEC = ProjectionSpec(name="stage", fold=stage.apply, store=StageStore, routes=routes)

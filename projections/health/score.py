@@ -60,13 +60,18 @@ def stage_at(state: HealthState, now: float) -> tuple[Stage, float]:
     return stage, since
 
 
+def due_after(touched_at: float, cadence_days: float) -> float:
+    """A touch is due one cadence later, to the whole second (so lists can page by it)."""
+    return float(math.floor(touched_at + cadence_days * DAY))
+
+
 def touch_due(state: HealthState, policy: HealthPolicy = POLICY) -> float | None:
     """When the next touch is due after all of the state's events (None once closed)."""
     stage, _ = stage_at(state, state.latest_at)
     if stage == Stage.CLOSED:
         return None
     last = state.last_touch_at
-    return (last if last is not None else state.opened_at) + policy.cadence_days[stage] * DAY
+    return due_after(last if last is not None else state.opened_at, policy.cadence_days[stage])
 
 
 def assess(state: HealthState, as_of: datetime, policy: HealthPolicy = POLICY) -> HealthReport:
@@ -126,7 +131,7 @@ def assess(state: HealthState, as_of: datetime, policy: HealthPolicy = POLICY) -
     has_purpose = state.purpose_mark is not None and state.purpose_mark[0] <= now
     due = None
     if stage != Stage.CLOSED:
-        due = (last_at if last_at is not None else state.opened_at) + cadence * DAY
+        due = due_after(last_at if last_at is not None else state.opened_at, cadence)
     reasons, flags = explain(
         components=components,
         stage=stage,

@@ -121,9 +121,10 @@ def funnel_reply(counts: dict[tuple[str, str], int]) -> dict[str, Any]:
     stages = {stage.value: counts.get(("now", stage.value), 0) for stage in Stage}
     reached = {stage.value: counts.get(("reached", stage.value), 0) for stage in FUNNEL}
     conversion: dict[str, float | None] = {}
+    converted: dict[str, int] = {}
     for lower, upper in TRANSITIONS:
         key = transition_key(lower, upper)
         base = reached[lower.value]
-        converted = counts.get(("converted", key), 0)
-        conversion[key] = round(converted / base, 4) if base else None
-    return {"stages": stages, "reached": reached, "conversion": conversion}
+        converted[key] = counts.get(("converted", key), 0)
+        conversion[key] = round(converted[key] / base, 4) if base else None
+    return {"stages": stages, "reached": reached, "conversion": conversion, "converted": converted}

@@ -126,3 +126,25 @@ def test_cli_reads_the_projections(tmp_path: Path) -> None:
         missing = up.rapport("show", "nobody")
         assert missing.returncode == 1
         assert "not_found: relationship nobody is unknown" in missing.stderr
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses with a listening TCP socket on `port` (from /proc/net/tcp)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            for line in list(lines)[1:]:
+                local, state = line.split()[1], line.split()[3]
+                address, hex_port = local.rsplit(":", 1)
+                if state == "0A" and int(hex_port, 16) == port:
+                    found.add(address)
+    return found
+
+
+def test_without_tokens_http_stays_on_loopback(tmp_path: Path) -> None:
+    with rapport_up(tmp_path, "--http-host", "0.0.0.0") as up:
+        port = int(up.http_url.rsplit(":", 1)[1])
+        assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1, not 0.0.0.0
+        assert (
+            "no API tokens are configured, so HTTP listens on 127.0.0.1 only" in up.log.read_text()
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -318,3 +319,53 @@ def test_round_trip(event_id: str, rel: str, moment: Any, typed: Any, actor: str
     again = parse_event(first.model_dump_json(by_alias=True))
     assert again == first
     assert again.time == moment
+
+
+# -- fuzz: whatever the bytes, the parser answers with an event or a worded InvalidEvent -----
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+_field_values = st.dictionaries(
+    st.sampled_from(
+        [
+            "specversion",
+            "id",
+            "source",
+            "type",
+            "subject",
+            "time",
+            "data",
+            "actor",
+            "dataschema",
+            "x",
+        ]
+    ),
+    _json | st.sampled_from(["1.0", "rapport.interaction.recorded", "2026-11-02T15:04:05Z", "r-1"]),
+)
+
+
+def outcome(raw: bytes) -> str:
+    """'event' or the worded problems; anything else escaping the parser fails the test."""
+    try:
+        parse_event(raw)
+    except InvalidEvent as exc:
+        return "; ".join(exc.problems)
+    return "event"
+
+
+@given(body=st.binary(max_size=300))
+def test_fuzz_arbitrary_bytes(body: bytes) -> None:
+    answer = outcome(body)
+    assert answer == "event" or ": " in answer
+
+
+@given(envelope=_field_values, data=_json)
+def test_fuzz_envelope_shapes(envelope: dict[str, Any], data: Any) -> None:
+    envelope = {**envelope, "data": data} if "data" not in envelope else envelope
+    answer = outcome(json.dumps(envelope).encode())
+    assert answer == "event" or ": " in answer

@@ -56,13 +56,13 @@ def test_current_events_are_untouched() -> None:
 
 def test_a_newer_shape_is_refused_clearly() -> None:
     newer = {**event("interaction.recorded"), "dataschema": "urn:rapport:interaction.recorded:v7"}
-    with pytest.raises(InvalidEvent, match="v7 is newer than the v1 this Rapport reads"):
+    with pytest.raises(InvalidEvent, match=r"v7 is newer than the v1 this Rapport reads"):
         parse_event(orjson.dumps(newer))
 
 
 def test_a_bad_old_event_still_names_the_field() -> None:
     broken = {**V0, "data": {"channel": "carrier pigeon", "initiated_by": "them"}}
-    with pytest.raises(InvalidEvent, match="data.kind"):
+    with pytest.raises(InvalidEvent, match=r"data\.kind"):
         parse_event(orjson.dumps(broken))
 
 

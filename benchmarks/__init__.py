@@ -1,0 +1,1 @@
+"""`rapport bench`: the benchmark driver and the baselines it compares Rapport's projectors to."""

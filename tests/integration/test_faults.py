@@ -1,0 +1,195 @@
+"""Faults: kill -9 the NATS server under load, and a node of a 3-node cluster during ingest.
+
+Every scenario ends with the two checks that matter for a system of record: zero acknowledged
+events lost, and every projection equal to a clean rebuild from the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import pytest
+
+from events.subjects import EVENTS_STREAM, INGEST_SUBJECT, event_subject
+from services.connection import connect
+from services.embedded_nats import EmbeddedNats, free_port
+from services.ingest_service import IngestService
+from services.projection_service import ProjectionService
+from services.settings import Settings
+from services.specs import SPECS
+from services.streams import ensure_streams
+from tests.cluster import LoopbackCluster
+from tests.integration.test_kill_projector import workload
+from tests.rebuild import clean_rebuild, read_log
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from nats.aio.client import Client as NATS
+
+
+async def publish_retrying(
+    nc: NATS, envelopes: list[dict[str, Any]], deadline: float
+) -> dict[str, int]:
+    """Publish as another system would, retrying each event with the same id until acked."""
+    js = nc.jetstream(timeout=2)
+    acked: dict[str, int] = {}
+    for envelope in envelopes:
+        while True:
+            try:
+                ack = await js.publish(
+                    event_subject(envelope["subject"], envelope["type"]),
+                    orjson.dumps(envelope),
+                    headers={"Nats-Msg-Id": envelope["id"]},
+                    timeout=2,
+                )
+            except Exception:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"could not publish {envelope['id']} before the deadline")
+                await asyncio.sleep(0.1)
+                continue
+            acked[envelope["id"]] = ack.seq
+            break
+    return acked
+
+
+async def ingest_retrying(
+    nc: NATS, envelopes: list[dict[str, Any]], deadline: float, batch: int = 50
+) -> dict[str, int]:
+    """Send batches to `rapport.ingest`, resending a batch (same ids) until all are accepted."""
+    acked: dict[str, int] = {}
+    for start in range(0, len(envelopes), batch):
+        pending = envelopes[start : start + batch]
+        while pending:
+            try:
+                message = await nc.request(INGEST_SUBJECT, orjson.dumps(pending), timeout=5)
+                reply = orjson.loads(message.data)
+            except Exception:
+                reply = {"accepted": [], "rejected": []}
+            for entry in reply.get("accepted", []):
+                acked[entry["id"]] = entry["seq"]
+            refused = [r for r in reply.get("rejected", []) if r["code"] != "unavailable"]
+            assert not refused, refused
+            pending = [e for e in pending if e["id"] not in acked]
+            if pending:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{len(pending)} events never accepted")
+                await asyncio.sleep(0.2)
+    return acked
+
+
+async def verify(nc: NATS, services: dict[str, ProjectionService], acked: dict[str, int]) -> None:
+    """Zero acknowledged events lost; every projection equal to a clean rebuild."""
+    info = await nc.jetstream(timeout=10).stream_info(EVENTS_STREAM)
+    log = await read_log(nc)
+    stored_ids = [orjson.loads(data)["id"] for _, _, data in log]
+    assert len(stored_ids) == len(set(stored_ids)), "a retried event was stored twice"
+    assert set(acked) <= set(stored_ids), "an acknowledged event is missing"
+    assert info.state.messages == len(acked)
+    for name, service in services.items():
+        assert await service.projector.wait_applied(info.state.last_seq, 60), name
+        expected = clean_rebuild(SPECS[name].fold, log)
+        assert await service.store.load_rows(sorted(expected)) == expected, name
+
+
+async def start_services(settings: Settings) -> dict[str, ProjectionService]:
+    services = {name: ProjectionService(settings, spec) for name, spec in SPECS.items()}
+    for service in services.values():
+        await service.start()
+    return services
+
+
+async def stop_services(services: dict[str, ProjectionService]) -> None:
+    for service in services.values():
+        await service.stop()
+
+
+async def kill_nats_under_load(tmp_path: Path, events: int, kills: int) -> None:
+    server = EmbeddedNats(tmp_path / "nats", port=free_port())
+    await server.start()
+    settings = Settings(nats_url=server.url, data_dir=tmp_path / "data")
+    publisher = await connect(settings, "publisher")
+    await ensure_streams(publisher.jetstream())
+    services = await start_services(settings)
+    envelopes = workload(events, seed=21)
+    try:
+        sending = asyncio.create_task(
+            publish_retrying(publisher, envelopes, time.monotonic() + 240)
+        )
+        for kill in range(kills):
+            target = (kill + 1) * events // (kills + 1)
+            while True:  # kill when the publisher is past its share and the projectors busy
+                info = await publisher.jetstream(timeout=2).stream_info(EVENTS_STREAM)
+                if info.state.messages >= target or sending.done():
+                    break
+                await asyncio.sleep(0.05)
+            assert server.process is not None
+            server.process.kill()  # kill -9
+            server.process.wait()
+            await asyncio.sleep(0.5)
+            server.spawn()  # the same store dir and port
+            await server.wait_ready(30)
+        acked = await sending
+        assert len(acked) == events
+        await verify(publisher, services, acked)
+    finally:
+        await stop_services(services)
+        await publisher.close()
+        server.stop()
+
+
+async def test_kill_the_nats_server_under_load(tmp_path: Path) -> None:
+    await kill_nats_under_load(tmp_path, events=3000, kills=1)
+
+
+@pytest.mark.slow
+async def test_kill_the_nats_server_repeatedly(tmp_path: Path) -> None:
+    await kill_nats_under_load(tmp_path, events=30_000, kills=3)
+
+
+async def cluster_node_failure(tmp_path: Path, events: int) -> None:
+    cluster = LoopbackCluster(tmp_path / "cluster")
+    await cluster.start()
+    settings = Settings(nats_url=cluster.url, data_dir=tmp_path / "data", replicas=3)
+    client = await connect(settings, "publisher")
+    try:
+        await ensure_streams(client.jetstream(timeout=10), replicas=3)
+        ingest = IngestService(settings)
+        await ingest.start()
+        services = await start_services(settings)
+        envelopes = [e for e in workload(events, seed=31) if e["type"] != "rapport.stage.changed"]
+        try:
+            half = len(envelopes) // 2
+            acked = await ingest_retrying(client, envelopes[:half], time.monotonic() + 120)
+            cluster.kill(1)
+            acked |= await ingest_retrying(client, envelopes[half:], time.monotonic() + 120)
+            await verify(client, services, acked)  # through the two nodes left
+            await cluster.restart(1)
+            js = client.jetstream(timeout=10)
+            deadline = time.monotonic() + 60
+            while True:  # the restarted node catches up
+                info = await js.stream_info(EVENTS_STREAM)
+                replicas = info.cluster.replicas if info.cluster and info.cluster.replicas else []
+                if len(replicas) == 2 and all(r.current for r in replicas):
+                    break
+                assert time.monotonic() < deadline, f"node did not catch up: {info.cluster}"
+                await asyncio.sleep(0.2)
+            assert info.state.messages == len(acked)
+        finally:
+            await stop_services(services)
+            await ingest.stop()
+    finally:
+        await client.close()
+        cluster.stop()
+
+
+async def test_a_cluster_node_dies_during_ingest(tmp_path: Path) -> None:
+    await cluster_node_failure(tmp_path, events=1500)
+
+
+@pytest.mark.slow
+async def test_a_cluster_node_dies_during_heavy_ingest(tmp_path: Path) -> None:
+    await cluster_node_failure(tmp_path, events=20_000)
