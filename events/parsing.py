@@ -88,6 +88,10 @@ def _describe_one(error: ErrorDetails, raw: bytes | str | None) -> str:
         return f"type: unknown event type {got!r}; expected one of {', '.join(EVENT_TYPES)}"
     if kind == "missing":
         return f"{where}: required field is missing"
+    if kind in _TIME_ERRORS or kind in _DATE_ERRORS:
+        return f"{where}: {_word_time(kind, error.get('input'))}"
+    if kind in {"greater_than_equal", "less_than"} and isinstance(error.get("input"), str):
+        return f"{where}: {error['input'][:40]} is outside the accepted years 1900..2199"
     if kind == "extra_forbidden":
         return f"{where}: unknown field"
     message = error["msg"].removeprefix("Value error, ")
@@ -97,6 +101,29 @@ def _describe_one(error: ErrorDetails, raw: bytes | str | None) -> str:
     elif isinstance(got, bool | int | float) and kind not in {"missing"}:
         message = f"{message} (got {got!r})"
     return f"{where}: {message}"
+
+
+_TIME_ERRORS = frozenset(
+    {"datetime_type", "datetime_parsing", "datetime_from_date_parsing", "timezone_aware"}
+)
+_DATE_ERRORS = frozenset(
+    {"date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact"}
+)
+
+
+def _word_time(kind: str, got: Any) -> str:
+    if kind in _DATE_ERRORS:
+        if not isinstance(got, str):
+            return f"must be a date written YYYY-MM-DD, got {_json_kind(got)}"
+        return f"{got[:40]!r} is not a valid date written YYYY-MM-DD"
+    if not isinstance(got, str):
+        return f"must be an RFC 3339 date-time string, got {_json_kind(got)}"
+    if kind == "timezone_aware":
+        return f"{got[:40]!r} must carry an offset (Z or +hh:mm)"
+    return (
+        f"{got[:40]!r} is not an RFC 3339 date-time with an offset "
+        "(e.g. 2026-11-02T15:04:05Z or 2026-11-02T16:04:05+01:00)"
+    )
 
 
 def _json_kind(value: Any) -> str:

@@ -39,6 +39,17 @@ class Stored:
     data: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared(Generic[S]):
+    """A folded batch, ready to commit."""
+
+    changes: dict[str, tuple[S | None, S]]
+    applied_ids: list[str]
+    dead: list[tuple[Stored, str]]
+    last_seq: int
+    owned: int
+
+
 @dataclass
 class ApplyStats:
     """What an applier has done."""
@@ -59,14 +70,21 @@ class BatchApplier(Generic[S]):
         fold: Fold[S],
         store: SqliteStore[S],
         owns: Callable[[str | None], bool] | None = None,
+        fresh_store: bool = False,
     ) -> None:
         self.js = js
+        # Folding into a new store from sequence 1 (replay): every applied id is one this
+        # applier applied, so they are remembered in memory instead of asked of SQLite.
+        self._seen_ids: set[str] | None = set() if fresh_store else None
         self.owns = owns  # a partition replica folds only the relationships it owns
         self.name = name
         self.fold = fold
         self.store = store
         self.applied_seq = 0
         self.stats = ApplyStats()
+        # the last prepared batch, until it is committed (the next one folds on top of it)
+        self._in_flight: dict[str, S] = {}
+        self._in_flight_ids: set[str] = set()
 
     async def resume(self) -> int:
         """Read the checkpoint the store committed last."""
@@ -74,7 +92,15 @@ class BatchApplier(Generic[S]):
         return self.applied_seq
 
     async def apply(self, batch: list[Stored]) -> None:
-        """Apply events with sequences after the checkpoint, in the order given."""
+        """Fold and commit one batch (events after the checkpoint, in stream order)."""
+        await self.commit(await self.prepare(batch))
+
+    async def prepare(self, batch: list[Stored]) -> Prepared[S]:
+        """Parse, check and fold a batch; nothing is written yet.
+
+        May run while the previous batch commits: states and event ids of a batch in flight
+        are read from memory, the rest from the store's read connection.
+        """
         parsed: list[tuple[Stored, Event]] = []
         dead: list[tuple[Stored, str]] = []
         owned = 0
@@ -99,8 +125,14 @@ class BatchApplier(Generic[S]):
                 continue
             parsed.append((item, event))
 
-        already = await self.store.applied({event.id for _, event in parsed})
-        states = await self.store.load({event.subject for _, event in parsed})
+        ids = {event.id for _, event in parsed}
+        if self._seen_ids is not None:
+            already = ids & self._seen_ids
+        else:
+            already = (ids & self._in_flight_ids) | await self.store.applied(ids)
+        keys = {event.subject for _, event in parsed}
+        states = {key: self._in_flight[key] for key in keys if key in self._in_flight}
+        states.update(await self.store.load(keys - states.keys()))
         before: dict[str, S | None] = {}
         working: dict[str, S] = dict(states)
         applied_ids: list[str] = []
@@ -122,14 +154,26 @@ class BatchApplier(Generic[S]):
                 before.setdefault(key, states.get(key))
                 working[key] = updated
                 applied_ids.append(event.id)
-        for item, reason in sorted(dead, key=lambda pair: pair[0].seq):
-            await self.dead_letter(item, reason)
         changes = {key: (before[key], working[key]) for key in before}
-        last_seq = batch[-1].seq
-        await self.store.commit(changes, last_seq, applied_ids)
-        self.stats.applied += owned - len(dead)
-        self.stats.dead_lettered += len(dead)
-        self.applied_seq = last_seq
+        self._in_flight = {key: after for key, (_, after) in changes.items()}
+        self._in_flight_ids = set(applied_ids)
+        if self._seen_ids is not None:
+            self._seen_ids.update(applied_ids)
+        return Prepared(changes, applied_ids, dead, batch[-1].seq, owned)
+
+    async def commit(self, prepared: Prepared[S]) -> None:
+        """Dead-letter, then commit rows, applied ids and checkpoint in one transaction."""
+        for item, reason in sorted(prepared.dead, key=lambda pair: pair[0].seq):
+            await self.dead_letter(item, reason)
+        await self.store.commit(prepared.changes, prepared.last_seq, prepared.applied_ids)
+        self.stats.applied += prepared.owned - len(prepared.dead)
+        self.stats.dead_lettered += len(prepared.dead)
+        self.applied_seq = prepared.last_seq
+
+    def forget_in_flight(self) -> None:
+        """Drop what was folded but not committed (after a failure: the store is the truth)."""
+        self._in_flight = {}
+        self._in_flight_ids = set()
 
     async def dead_letter(self, item: Stored, reason: str) -> None:
         """Keep what could not be applied, with why, before the batch commits."""

@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from services import cli_audit, cli_demo, cli_emit, cli_queries, cli_replay, cli_tokens  # noqa: F401
+from services import (  # noqa: F401  (they register their commands)
+    cli_audit,
+    cli_bench,
+    cli_demo,
+    cli_emit,
+    cli_queries,
+    cli_replay,
+    cli_tokens,
+)
 from services.cli_common import (
     DataDir,
     HttpHost,

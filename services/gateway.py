@@ -15,10 +15,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from nats.js.errors import NotFoundError
 
 from events.subjects import DLQ_STREAM, EVENTS_STREAM
-from services.auth import TokenRegistry, guard, http_host_for, login_routes
+from services.auth import TokenGuard, TokenRegistry, http_host_for, login_routes
 from services.connection import connect
 from services.embedded_nats import port_is_free
-from services.hosting import ping_subject
+from services.hosting import ping_subject, settle_memory
 from services.http_events import json_response
 from services.http_events import router as events_router
 from services.http_queries import router as queries_router
@@ -63,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
             await msg.respond(orjson.dumps(status))
 
         await nc.subscribe(ping_subject("gateway"), cb=ping)
+        settle_memory()
         try:
             yield
         finally:
@@ -81,8 +82,8 @@ def create_app(settings: Settings) -> FastAPI:
     registry = TokenRegistry.from_settings(settings)
     app.state.tokens = registry
     metrics = Metrics()
-    app.middleware("http")(guard(registry))
-    app.middleware("http")(metrics.observe)
+    app.add_middleware(TokenGuard, registry=registry)
+    app.add_middleware(metrics.middleware)
     for method, path, endpoint in login_routes(registry):
         app.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
     if settings.cors_origins:  # off unless origins are configured

@@ -16,9 +16,8 @@ from events.subjects import DLQ_STREAM, EVENTS_STREAM
 from services.hosting import ping_subject
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
     from nats.aio.client import Client as NATS
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PROJECTIONS = ("stage", "health", "proposals")
 
@@ -52,18 +51,30 @@ class Metrics:
         self.stream_messages = gauge("rapport_stream_messages", "Events stored")
         self.dlq = gauge("rapport_dlq_messages", "Messages in RAPPORT_DLQ")
 
-    async def observe(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """Middleware: time every request under its route template."""
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        self.latency.labels(request.method, path, str(response.status_code)).observe(
-            time.perf_counter() - started
-        )
-        return response
+    def middleware(self, app: ASGIApp) -> ASGIApp:
+        """ASGI middleware timing every request under its route template (plain ASGI: cheap)."""
+
+        async def timed(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            started = time.perf_counter()
+            status = [500]
+
+            async def note_status(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status[0] = message["status"]
+                await send(message)
+
+            try:
+                await app(scope, receive, note_status)
+            finally:
+                route = getattr(scope.get("route"), "path", "unmatched")
+                self.latency.labels(scope["method"], route, str(status[0])).observe(
+                    time.perf_counter() - started
+                )
+
+        return timed
 
     async def scrape(self, request: Request) -> Response:
         """Gather stream and service figures, then render everything."""

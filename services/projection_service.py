@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from nats.aio.client import Client as NATS
+    from nats.aio.msg import Msg
+    from nats.aio.subscription import Subscription
 
     from events.queries import Query
     from projections.base import Fold
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
     from services.settings import Settings
 
 log = logging.getLogger("rapport.queries")
+
+QUERY_WORKERS = 64
 
 
 class QueryError(Exception):
@@ -102,26 +106,64 @@ class ProjectionService:
         self._in_flight: Counter[int] = Counter()
         self._drained = asyncio.Condition()
         add_ping(self.broker, self)
-        for route in spec.routes(self):
-            self._register(route)
+        self.routes = spec.routes(self)
+        self._answering: set[asyncio.Task[None]] = set()
+        self._subscriptions: list[Subscription] = []
+        self._capacity = asyncio.Semaphore(QUERY_WORKERS)
 
         @self.broker.subscriber(swap_subject(self.name, settings.instance))
         async def swap(msg: NatsMessage) -> bytes:
             return await self.swap(msg.body)
 
-    def _register(self, route: Route) -> None:
-        subject = route.subject or query_subject(self.name, route.name)
+    async def _subscribe_queries(self) -> None:
+        """Answer every route on its subject (queue group), and on this partition's subject.
 
-        @self.broker.subscriber(subject, queue=f"rapport-q-{self.name}")
-        async def answer(msg: NatsMessage) -> bytes:
-            return await self.route(route, msg.body)
+        nats-py directly, not FastStream, for queries: a FastStream handler added ~0.85 ms to
+        every request on this machine (1.27 ms against 0.42 ms p50 across processes), and a
+        query's whole budget is 2 ms. Each request is answered in its own task, so one
+        waiting on SQLite does not hold up the others (at most QUERY_WORKERS at once).
+        """
+        assert self._nc is not None
+        partitions = self.settings.partitions
+        for route in self.routes:
+            subject = route.subject or query_subject(self.name, route.name)
+            self._subscriptions.append(
+                await self._nc.subscribe(
+                    subject, queue=f"rapport-q-{self.name}", cb=self._responder(route, self.route)
+                )
+            )
+            if partitions > 1:
+                own = partition_subject(self.name, self.settings.partition, route.name)
+                self._subscriptions.append(
+                    await self._nc.subscribe(
+                        own,
+                        queue=f"rapport-q-{self.name}-p{self.settings.partition}",
+                        cb=self._responder(route, self.answer),
+                    )
+                )
+        await self._nc.flush()  # the server knows every subscription before we say ready
 
-        if self.settings.partitions > 1:
-            own = partition_subject(self.name, self.settings.partition, route.name)
+    def _responder(
+        self, route: Route, handle: Callable[[Route, bytes], Awaitable[bytes]]
+    ) -> Callable[[Msg], Awaitable[None]]:
+        async def respond(msg: Msg) -> None:
+            await self._capacity.acquire()
+            task = asyncio.create_task(self._reply(route, handle, msg))
+            self._answering.add(task)
+            task.add_done_callback(self._answering.discard)
 
-            @self.broker.subscriber(own, queue=f"rapport-q-{self.name}-p{self.settings.partition}")
-            async def answer_own(msg: NatsMessage) -> bytes:
-                return await self.answer(route, msg.body)
+        return respond
+
+    async def _reply(
+        self, route: Route, handle: Callable[[Route, bytes], Awaitable[bytes]], msg: Msg
+    ) -> None:
+        try:
+            if msg.reply:
+                await msg.respond(await handle(route, msg.data))
+        except Exception:  # a reply that cannot be sent: the requester times out
+            log.exception("%s.%s: could not reply", self.name, route.name)
+        finally:
+            self._capacity.release()
 
     def owns(self, relationship_id: str | None) -> bool:
         """True when this replica's partition holds the relationship."""
@@ -235,10 +277,16 @@ class ProjectionService:
             self.store, f"rapport-{self.name}-{self.settings.instance}", live=True
         )
         await self._projector.start()
+        await self._subscribe_queries()
         await start_broker(self.broker)
 
     async def stop(self) -> None:
         """Stop answering, stop the projector (committed work stays), close the store."""
+        for subscription in self._subscriptions:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+        if self._answering:
+            await asyncio.wait(set(self._answering), timeout=10)
         await self.broker.stop()
         if self._projector is not None:
             await self._projector.stop()

@@ -33,7 +33,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy
 from nats.js.errors import NotFoundError
 
 from events.subjects import EVENTS_FILTER, EVENTS_STREAM
-from services.applier import BatchApplier, Stored
+from services.applier import BatchApplier, Prepared, Stored
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -94,12 +94,13 @@ class Projector(Generic[S]):
         request_expires: float = 5.0,
         acknowledge: bool = True,
         owns: Callable[[str | None], bool] | None = None,
+        fresh_store: bool = False,
     ) -> None:
         self.nc = nc
         self.js = nc.jetstream()
         self.name = name
         self.store = store
-        self.applier = BatchApplier(self.js, name, fold, store, owns)
+        self.applier = BatchApplier(self.js, name, fold, store, owns, fresh_store)
         self.batch_size = batch_size
         self.stream = stream
         self.subject_filter = subject_filter
@@ -113,6 +114,8 @@ class Projector(Generic[S]):
         self._requests: deque[int] = deque()  # undelivered count of each open pull, oldest first
         self._next_delivery = 1  # the consumer sequence the next delivery must carry
         self._silent_rounds = 0
+        self._taken = 0  # the last stream sequence folded (committed or in flight)
+        self._committing: asyncio.Task[None] | None = None
         self._last_heard = time.monotonic()
         self._inbox = ""
         self._sub: Subscription | None = None
@@ -139,6 +142,7 @@ class Projector(Generic[S]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self._settle()
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
@@ -173,6 +177,8 @@ class Projector(Generic[S]):
         self._requests.clear()
         self._next_delivery = 1
         self._silent_rounds = 0
+        self.applier.forget_in_flight()
+        self._taken = self.applied_seq
         # The store's checkpoint is the truth: a consumer left from an earlier run may have
         # delivered (but not had acknowledged) messages that would only return after ack_wait.
         with contextlib.suppress(NotFoundError):
@@ -244,6 +250,8 @@ class Projector(Generic[S]):
         backoff = 0.2
         while True:
             try:
+                if self._committing is not None and self._committing.done():
+                    self._committing.result()  # a failed commit surfaces here
                 await self._request()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._arrived.wait(), HEARTBEAT)
@@ -263,7 +271,8 @@ class Projector(Generic[S]):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                # Nothing of this batch is acknowledged: resume from the checkpoint.
+                # Nothing uncommitted is acknowledged: resume from the checkpoint.
+                await self._settle()
                 self.stats.resyncs += 1
                 level = logging.INFO if isinstance(exc, Resync) else logging.ERROR
                 log.log(level, "%s: %s; resuming after seq %d", self.name, exc, self.applied_seq)
@@ -275,8 +284,9 @@ class Projector(Generic[S]):
     # -- one batch ------------------------------------------------------------------------------
 
     async def _process(self, batch: list[Msg]) -> None:
+        """Fold this batch while the previous one commits; commit it once that one is done."""
         started = time.perf_counter()
-        high = self.applied_seq
+        high = self._taken
         fresh: list[tuple[int, Msg]] = []
         for msg in batch:
             seq, delivered, pending = delivery(msg.reply)
@@ -289,15 +299,36 @@ class Projector(Generic[S]):
                 continue
             fresh.append((seq, msg))
             high = seq
+        prepared = None
         if fresh:
-            await self.applier.apply([Stored(seq, msg.subject, msg.data) for seq, msg in fresh])
+            # SQLite writes in its own thread (without the GIL): folding the next batch here
+            # while the previous one commits keeps both cores busy.
+            prepared = await self.applier.prepare(
+                [Stored(seq, msg.subject, msg.data) for seq, msg in fresh]
+            )
+            self._taken = fresh[-1][0]
+        previous, self._committing = self._committing, None
+        if previous is not None:
+            await asyncio.shield(previous)  # commits go one at a time, in stream order
+        self._committing = asyncio.create_task(self._commit(prepared, batch[-1]))
+        self.stats.batches += 1
+        self.stats.last_batch_seconds = time.perf_counter() - started
+
+    async def _commit(self, prepared: Prepared[S] | None, last: Msg) -> None:
+        if prepared is not None:
+            await self.applier.commit(prepared)
             async with self._progress:
                 self._progress.notify_all()
         if self.acknowledge:
             # AckPolicy.ALL: acknowledging the last message acknowledges the whole batch.
-            await self.nc.publish(batch[-1].reply, b"+ACK")
-        self.stats.batches += 1
-        self.stats.last_batch_seconds = time.perf_counter() - started
+            await self.nc.publish(last.reply, b"+ACK")
+
+    async def _settle(self) -> None:
+        """Let a commit in flight finish (never cut a transaction short), whatever it does."""
+        committing, self._committing = self._committing, None
+        if committing is not None:
+            with contextlib.suppress(Exception):
+                await committing
 
     def status(self) -> dict[str, Any]:
         """What the runner has done so far."""

@@ -20,7 +20,7 @@ import orjson
 
 from events.subjects import EVENTS_STREAM
 from services.connection import connect
-from services.hosting import swap_subject
+from services.hosting import settle_memory, swap_subject
 from services.projector import Projector
 from services.specs import SPECS
 from services.store_files import (
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from services.settings import Settings
 
 REPLAY_BATCH = 5000
+REPLAY_CACHE = 300_000  # relationships whose state a rebuild keeps in memory
 
 
 class ReplayFailed(RuntimeError):
@@ -71,6 +72,7 @@ async def replay(
 ) -> ReplayReport:
     """Rebuild projection `name` from the whole log and put the result in use."""
     spec = SPECS[name]
+    settle_memory()
     nc = await connect(settings, f"replay-{name}", retry_forever=False)
     try:
         js = nc.jetstream()
@@ -80,7 +82,9 @@ async def replay(
         except StoreInUse:
             lock = None  # a service on this data dir owns the store: it will adopt ours
         path = next_store(settings.data_dir, name)
-        store = spec.store(path)
+        # the fast path: states stay in memory (a large cache: no reads back from SQLite),
+        # applied ids are remembered in memory, writes go in large batches, nothing is acked
+        store = spec.store(path, cache_size=REPLAY_CACHE)
         await store.open()
         projector = Projector(
             nc,
@@ -90,6 +94,7 @@ async def replay(
             batch_size=batch_size,
             durable=f"rapport-{name}-replay-{os.getpid()}",
             acknowledge=False,
+            fresh_store=True,
         )
         started = time.perf_counter()
         await projector.start()

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 from events import ConnectionMade, InteractionRecorded, PurposeSet, Stage, StageChanged
 from projections.health.policy import POLICY, HealthPolicy
@@ -24,9 +24,8 @@ KINDS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Touch:
-    """One interaction, as health sees it."""
+class Touch(NamedTuple):
+    """One interaction, as health sees it (a tuple: sorted and compared at C speed)."""
 
     at: float  # epoch seconds
     event_id: str
@@ -63,8 +62,7 @@ class OlderTouches:
         )
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class StageMark:
+class StageMark(NamedTuple):
     """One stage change, kept to fold by time (health does not depend on arrival order)."""
 
     at: float
@@ -103,34 +101,46 @@ def apply(
     at = event.time.timestamp()
     if state is None:
         state = HealthState(relationship_id=event.subject)
-    state = replace(state, opened_at=min(state.opened_at, at), latest_at=max(state.latest_at, at))
+    owner, owner_mark, purpose_mark = state.owner, state.owner_mark, state.purpose_mark
+    touches, older, marks = state.touches, state.older, state.stage_marks
     mark = (at, event.id)
     if isinstance(event, InteractionRecorded):
         data = event.data
-        return _with_touch(
-            state, Touch(at, event.id, data.kind, data.direction, data.sentiment), policy
-        )
-    if isinstance(event, StageChanged):
+        touch = Touch(at, event.id, data.kind, data.direction, data.sentiment)
+        touches, older = _with_touch(touches, older, touch, policy.kept_touches)
+    elif isinstance(event, StageChanged):
         change = event.data
-        stage_mark = StageMark(at, event.id, change.to, change.from_, change.reason)
-        marks = list(state.stage_marks)
-        bisect.insort(marks, stage_mark)
-        return replace(state, stage_marks=tuple(marks))
-    if isinstance(event, ConnectionMade):
-        if state.owner_mark is None or mark > state.owner_mark:
-            state = replace(state, owner=event.data.owner, owner_mark=mark)
-        if event.data.purpose and (state.purpose_mark is None or mark > state.purpose_mark):
-            state = replace(state, purpose_mark=mark)
-        return state
-    if isinstance(event, PurposeSet) and (state.purpose_mark is None or mark > state.purpose_mark):
-        return replace(state, purpose_mark=mark)
-    return state
+        sorted_marks = list(marks)
+        bisect.insort(sorted_marks, StageMark(at, event.id, change.to, change.from_, change.reason))
+        marks = tuple(sorted_marks)
+    elif isinstance(event, ConnectionMade):
+        if owner_mark is None or mark > owner_mark:
+            owner, owner_mark = event.data.owner, mark
+        if event.data.purpose and (purpose_mark is None or mark > purpose_mark):
+            purpose_mark = mark
+    elif isinstance(event, PurposeSet) and (purpose_mark is None or mark > purpose_mark):
+        purpose_mark = mark
+    # one construction per event: this is the projector's hot path
+    return HealthState(
+        state.relationship_id,
+        owner,
+        owner_mark,
+        purpose_mark,
+        min(state.opened_at, at),
+        max(state.latest_at, at),
+        touches,
+        older,
+        marks,
+    )
 
 
-def _with_touch(state: HealthState, touch: Touch, policy: HealthPolicy) -> HealthState:
-    touches = list(state.touches)
-    bisect.insort(touches, touch)
-    older = state.older
-    while len(touches) > policy.kept_touches:
-        older = older.plus(touches.pop(0))
-    return replace(state, touches=tuple(touches), older=older)
+def _with_touch(
+    touches: tuple[Touch, ...], older: OlderTouches, touch: Touch, kept: int
+) -> tuple[tuple[Touch, ...], OlderTouches]:
+    if len(touches) < kept and (not touches or touch > touches[-1]):
+        return (*touches, touch), older  # the common case: the newest touch so far
+    ordered = list(touches)
+    bisect.insort(ordered, touch)
+    while len(ordered) > kept:
+        older = older.plus(ordered.pop(0))
+    return tuple(ordered), older

@@ -33,7 +33,7 @@ class HealthStore(SqliteStore["HealthState"]):
             "SELECT relationship_id, state FROM health_view "
             f"WHERE relationship_id IN ({placeholders(len(keys))})"
         )
-        async with self.writer.execute(sql, keys) as cursor:
+        async with self.reader.execute(sql, keys) as cursor:
             return {rel: codec.decode(rel, blob) for rel, blob in await cursor.fetchall()}
 
     async def write_rows(
@@ -43,8 +43,10 @@ class HealthStore(SqliteStore["HealthState"]):
     ) -> None:
         """Upsert changed states with their owner and due time."""
         await writer.executemany(
-            "INSERT OR REPLACE INTO health_view "
-            "(relationship_id, owner, next_due, latest_at, state) VALUES (?,?,?,?,?)",
+            # an upsert updates in place (INSERT OR REPLACE deletes, re-inserts, re-indexes)
+            "INSERT INTO health_view (relationship_id, owner, next_due, latest_at, state) "
+            "VALUES (?,?,?,?,?) ON CONFLICT(relationship_id) DO UPDATE SET owner=excluded.owner, "
+            "next_due=excluded.next_due, latest_at=excluded.latest_at, state=excluded.state",
             [
                 (rel, after.owner, touch_due(after), after.latest_at, codec.encode(after))
                 for rel, (_, after) in changes.items()
@@ -53,11 +55,11 @@ class HealthStore(SqliteStore["HealthState"]):
 
     # -- queries (reader connection) ------------------------------------------------------
 
-    async def get(self, relationship_id: str) -> HealthState | None:
-        """One relationship's state."""
-        sql = "SELECT state FROM health_view WHERE relationship_id = ?"
-        async with self.reader.execute(sql, (relationship_id,)) as cursor:
-            row = await cursor.fetchone()
+    def get(self, relationship_id: str) -> HealthState | None:
+        """One relationship's state (a point read)."""
+        row = self.read_one(
+            "SELECT state FROM health_view WHERE relationship_id = ?", (relationship_id,)
+        )
         return codec.decode(relationship_id, row[0]) if row else None
 
     async def scan(

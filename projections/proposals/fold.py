@@ -101,17 +101,16 @@ class PartnerContext:
 
 def apply(context: PartnerContext | None, event: Event, seq: int = 0) -> PartnerContext:
     """Fold one event in stream order."""
+    health_state = health.apply(context.health if context else None, event)
     if context is None:
-        context = PartnerContext(event.subject, health=health.apply(None, event))
-    else:
-        context = replace(context, health=health.apply(context.health, event))
+        context = PartnerContext(event.subject, health=health_state)
+    owner, stage, capacity = context.owner, context.stage, context.capacity
     if isinstance(event, ConnectionMade):
-        return replace(context, owner=event.data.owner)
-    if isinstance(event, StageChanged):
-        if check(context.stage, event.data).accepted:
-            return replace(context, stage=event.data.to)
-        return context
-    if isinstance(event, CapacityNoted):
+        owner = event.data.owner
+    elif isinstance(event, StageChanged):
+        if check(stage, event.data).accepted:
+            stage = event.data.to
+    elif isinstance(event, CapacityNoted):
         noted = Capacity(
             event.data.capacity,
             event.data.available_from,
@@ -119,20 +118,21 @@ def apply(context: PartnerContext | None, event: Event, seq: int = 0) -> Partner
             event.time.timestamp(),
             event.id,
         )
-        current = context.capacity
-        if current is None or (noted.noted_at, noted.event_id) > (
-            current.noted_at,
-            current.event_id,
+        if capacity is None or (noted.noted_at, noted.event_id) > (
+            capacity.noted_at,
+            capacity.event_id,
         ):
-            return replace(context, capacity=noted)
-        return context
-    if isinstance(event, ProposalDrafted):
-        return _drafted(context, event)
-    if isinstance(event, ProposalSubmitted):
-        return _submitted(context, event)
-    if isinstance(event, ProposalAccepted | ProposalDeclined | ProposalWithdrawn):
-        return _decided(context, event)
-    return context
+            capacity = noted
+    elif isinstance(event, ProposalDrafted):
+        context = _drafted(context, event)
+    elif isinstance(event, ProposalSubmitted):
+        context = _submitted(context, event)
+    elif isinstance(event, ProposalAccepted | ProposalDeclined | ProposalWithdrawn):
+        context = _decided(context, event)
+    # one construction per event: this is the projector's hot path
+    return PartnerContext(
+        context.relationship_id, health_state, owner, stage, capacity, context.proposals
+    )
 
 
 def _drafted(context: PartnerContext, event: ProposalDrafted) -> PartnerContext:

@@ -35,7 +35,7 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
             "SELECT relationship_id, state FROM partner_context "
             f"WHERE relationship_id IN ({placeholders(len(keys))})"
         )
-        async with self.writer.execute(sql, keys) as cursor:
+        async with self.reader.execute(sql, keys) as cursor:
             return {rel: codec.decode(rel, blob) for rel, blob in await cursor.fetchall()}
 
     async def write_rows(
@@ -45,7 +45,8 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
     ) -> None:
         """Upsert changed contexts; rewrite the proposal rows of those whose proposals moved."""
         await writer.executemany(
-            "INSERT OR REPLACE INTO partner_context (relationship_id, owner, state) VALUES (?,?,?)",
+            "INSERT INTO partner_context (relationship_id, owner, state) VALUES (?,?,?) "
+            "ON CONFLICT(relationship_id) DO UPDATE SET owner=excluded.owner, state=excluded.state",
             [(rel, after.owner, codec.encode(after)) for rel, (_, after) in changes.items()],
         )
         rows = [

@@ -81,7 +81,7 @@ class StageStore(SqliteStore[StageView]):
         sql = (
             f"SELECT {COLUMNS} FROM stage_view WHERE relationship_id IN ({placeholders(len(keys))})"
         )
-        async with self.writer.execute(sql, keys) as cursor:
+        async with self.reader.execute(sql, keys) as cursor:
             return {row[0]: view_from_row(row) for row in await cursor.fetchall()}
 
     async def write_rows(
@@ -91,7 +91,11 @@ class StageStore(SqliteStore[StageView]):
     ) -> None:
         """Upsert changed views and move the funnel counts by their deltas."""
         await writer.executemany(
-            f"INSERT OR REPLACE INTO stage_view ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO stage_view ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(relationship_id) DO UPDATE SET stage=excluded.stage, "
+            "since=excluded.since, owner=excluded.owner, counterpart=excluded.counterpart, "
+            "implicit=excluded.implicit, reached=excluded.reached, "
+            "rejected_changes=excluded.rejected_changes",
             [row_from_view(after) for _, after in changes.values()],
         )
         totals: dict[tuple[str, str, str], int] = {}
@@ -106,11 +110,11 @@ class StageStore(SqliteStore[StageView]):
 
     # -- queries (reader connection) ------------------------------------------------------
 
-    async def get(self, relationship_id: str) -> StageView | None:
-        """One relationship's view."""
-        sql = f"SELECT {COLUMNS} FROM stage_view WHERE relationship_id = ?"
-        async with self.reader.execute(sql, (relationship_id,)) as cursor:
-            row = await cursor.fetchone()
+    def get(self, relationship_id: str) -> StageView | None:
+        """One relationship's view (a point read)."""
+        row = self.read_one(
+            f"SELECT {COLUMNS} FROM stage_view WHERE relationship_id = ?", (relationship_id,)
+        )
         return view_from_row(row) if row else None
 
     async def list(

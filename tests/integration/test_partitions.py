@@ -31,6 +31,10 @@ async def _not_listening(broker: object) -> None:
     """Stands in for start_broker: the reference service answers only direct calls."""
 
 
+async def _not_subscribing() -> None:
+    """Stands in for the query subscriptions of the reference service."""
+
+
 @pytest.fixture
 async def partitioned(
     settings: Settings, nc: NATS
@@ -100,6 +104,7 @@ async def test_partitions_share_the_work_and_answer_like_one(
     for name, service in reference.items():
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(projection_service, "start_broker", _not_listening)
+            patch.setattr(service, "_subscribe_queries", _not_subscribing)
             await service.start()
         assert await service.projector.wait_applied(EVENTS, 30)
         single[name] = service

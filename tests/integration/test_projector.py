@@ -53,8 +53,8 @@ async def test_events_published_by_other_systems_are_applied(
         assert await projector.wait_applied(last, 10)
     finally:
         await projector.stop()
-    a = await stage_store.get("a")
-    b = await stage_store.get("b")
+    a = stage_store.get("a")
+    b = stage_store.get("b")
     assert a is not None and a.stage == "awareness"  # noqa: PT018
     assert b is not None and b.implicit  # noqa: PT018
     assert await stage_store.checkpoint() == last
@@ -75,10 +75,10 @@ async def test_poison_events_are_dead_lettered_and_the_rest_applied(
         assert await projector.wait_applied(last, 10)
     finally:
         await projector.stop()
-    view = await stage_store.get("a")
+    view = stage_store.get("a")
     assert view is not None
     assert view.stage == "awareness"
-    assert await stage_store.get("b") is None
+    assert stage_store.get("b") is None
     assert projector.applier.stats.dead_lettered == 2
 
     first = await js.get_msg(DLQ_STREAM, 1)
@@ -135,7 +135,7 @@ async def test_restart_resumes_after_the_checkpoint(nc: NATS, tmp_path: Path) ->
     finally:
         await again.stop()
     assert again.applier.stats.applied == 3  # only what came after the checkpoint
-    state = await store.get("r")
+    state = store.get("r")
     assert state is not None
     assert len(state.touches) == 8
     await store.close()
@@ -156,7 +156,7 @@ async def test_a_duplicate_beyond_the_dedupe_window_takes_effect_once(
         assert await projector.wait_applied(last, 10)
     finally:
         await projector.stop()
-    state = await store.get("r")
+    state = store.get("r")
     assert state is not None
     assert len(state.touches) == 1
     assert projector.applier.stats.skipped_duplicate == 1
@@ -170,6 +170,6 @@ async def test_read_your_writes_waits_for_the_sequence(nc: NATS, stage_store: St
         assert not await projector.wait_applied(1, 0.2)  # nothing published yet
         seq = await publish(nc, event("connection.made", "late"))
         assert await projector.wait_applied(seq, 5)
-        assert await stage_store.get("late") is not None
+        assert stage_store.get("late") is not None
     finally:
         await projector.stop()
