@@ -183,8 +183,10 @@ async def raw_ordered(
             cb=on_message,
             ordered_consumer=True,
             deliver_policy=DeliverPolicy.ALL,
-            pending_msgs_limit=256 * 1024,
-            pending_bytes_limit=512 * 1024 * 1024,
+            # room for the whole read: a slow-consumer drop would reset the ordered consumer
+            # and the figure would measure the resets
+            pending_msgs_limit=max(256 * 1024, count + 1024),
+            pending_bytes_limit=2 * 1024 * 1024 * 1024,
         )
         try:
             await asyncio.wait_for(done.wait(), within)

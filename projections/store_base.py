@@ -30,10 +30,13 @@ COMMON_TABLES = (
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",  # WAL + NORMAL: a commit survives a process crash
-    "PRAGMA cache_size=-65536",
     "PRAGMA temp_store=MEMORY",
     "PRAGMA busy_timeout=10000",
 )
+# Page caches per connection (KiB): the writer's matters most; the OS caches the file too.
+WRITER_CACHE = "PRAGMA cache_size=-32768"
+READER_CACHE = "PRAGMA cache_size=-16384"
+POINT_CACHE = "PRAGMA cache_size=-4096"
 SQLITE_MAX_VARS = 900  # well under every SQLite build's limit on bound parameters
 
 
@@ -65,19 +68,19 @@ class SqliteStore(Generic[S]):
         """Open (and create) the store."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         writer = await aiosqlite.connect(self.path, isolation_level=None)
-        for pragma in PRAGMAS:
+        for pragma in (*PRAGMAS, WRITER_CACHE):
             await writer.execute(pragma)
         for ddl in (*COMMON_TABLES, *self.tables):
             await writer.execute(ddl)
         self._writer = writer
         reader = await aiosqlite.connect(self.path, isolation_level=None)
-        for pragma in (*PRAGMAS[2:], "PRAGMA query_only=ON"):
+        for pragma in (*PRAGMAS[2:], READER_CACHE, "PRAGMA query_only=ON"):
             await reader.execute(pragma)
         self._reader = reader
         # A primary-key read takes SQLite tens of microseconds, less than handing it to a
         # thread and back: single-row queries read synchronously on the event loop.
         point = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        for pragma in (*PRAGMAS[2:], "PRAGMA query_only=ON"):
+        for pragma in (*PRAGMAS[2:], POINT_CACHE, "PRAGMA query_only=ON"):
             point.execute(pragma)
         self._point = point
 
