@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import aiosqlite
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Mapping, Sequence
+    from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
     from pathlib import Path
 
 S = TypeVar("S")
@@ -183,6 +183,21 @@ class SqliteStore(Generic[S]):
             self._cache.move_to_end(key)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
+
+    async def read_states(
+        self, table: str, keys: Sequence[str], decode: Callable[[str, bytes], S]
+    ) -> dict[str, S]:
+        """Decoded `state` blobs of these relationships from `table` (read connection)."""
+        found: dict[str, S] = {}
+        for part in chunked(list(keys)):
+            sql = (
+                f"SELECT relationship_id, state FROM {table} "  # table: a constant of a subclass
+                f"WHERE relationship_id IN ({placeholders(len(part))})"
+            )
+            async with self.reader.execute(sql, part) as cursor:
+                for relationship_id, blob in await cursor.fetchall():
+                    found[relationship_id] = decode(relationship_id, blob)
+        return found
 
     # -- what each projection store provides ----------------------------------------------
 

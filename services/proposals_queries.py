@@ -35,7 +35,7 @@ def routes(service: ProjectionService) -> list[Route]:
         found = await store().find(
             statuses, relationship_id=query.relationship_id, owner=query.owner, limit=SCORED_AT_MOST
         )
-        contexts = await store().contexts(sorted({rel for rel, _ in found}))
+        contexts = await store().load_rows(sorted({rel for rel, _ in found}))
         items: list[dict[str, Any]] = []
         for rel, proposal_id in found:
             context = contexts.get(rel)

@@ -27,12 +27,13 @@ class StreamReport:
     created: bool
 
 
-def events_stream(replicas: int = 1, duplicate_window: float = 120.0) -> StreamConfig:
-    """RAPPORT_EVENTS: the system of record; file storage, kept forever, no delete or purge."""
+def _kept_forever(
+    name: str, description: str, subject: str, replicas: int, duplicate_window: float
+) -> StreamConfig:
     return StreamConfig(
-        name=EVENTS_STREAM,
-        description="Rapport: every relationship event, the system of record",
-        subjects=[EVENTS_FILTER],
+        name=name,
+        description=description,
+        subjects=[subject],
         storage=StorageType.FILE,
         retention=RetentionPolicy.LIMITS,
         discard=DiscardPolicy.OLD,
@@ -41,30 +42,35 @@ def events_stream(replicas: int = 1, duplicate_window: float = 120.0) -> StreamC
         max_bytes=-1,
         num_replicas=replicas,
         duplicate_window=duplicate_window,
-        deny_delete=True,
-        deny_purge=True,
         # direct gets read one relationship's subjects without a consumer (ingest, audit)
         allow_direct=True,
     )
 
 
+def events_stream(replicas: int = 1, duplicate_window: float = 120.0) -> StreamConfig:
+    """RAPPORT_EVENTS: the system of record; file storage, kept forever, no delete or purge."""
+    config = _kept_forever(
+        EVENTS_STREAM,
+        "Rapport: every relationship event, the system of record",
+        EVENTS_FILTER,
+        replicas,
+        duplicate_window,
+    )
+    config.deny_delete = config.deny_purge = True
+    return config
+
+
 def dlq_stream(replicas: int = 1, duplicate_window: float = 120.0) -> StreamConfig:
-    """RAPPORT_DLQ: what could not be applied, with why; file storage, kept forever."""
-    return StreamConfig(
-        name=DLQ_STREAM,
-        description="Rapport: events that could not be applied, with the reason",
-        subjects=[DLQ_FILTER],
-        storage=StorageType.FILE,
-        retention=RetentionPolicy.LIMITS,
-        discard=DiscardPolicy.OLD,
-        max_age=0,
-        max_msgs=-1,
-        max_bytes=-1,
-        num_replicas=replicas,
-        duplicate_window=duplicate_window,
-        deny_delete=False,  # operators may remove a dead letter once they have handled it
-        deny_purge=False,
-        allow_direct=True,
+    """RAPPORT_DLQ: what could not be applied, with why; file storage, kept forever.
+
+    Delete and purge stay allowed: operators may remove a dead letter once it is handled.
+    """
+    return _kept_forever(
+        DLQ_STREAM,
+        "Rapport: events that could not be applied, with the reason",
+        DLQ_FILTER,
+        replicas,
+        duplicate_window,
     )
 
 

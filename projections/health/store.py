@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from projections.health import codec
 from projections.health.score import touch_due
-from projections.store_base import SqliteStore, placeholders
+from projections.store_base import SqliteStore
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -29,12 +29,7 @@ class HealthStore(SqliteStore["HealthState"]):
 
     async def load_rows(self, keys: Sequence[str]) -> dict[str, HealthState]:
         """States of these relationships."""
-        sql = (
-            "SELECT relationship_id, state FROM health_view "
-            f"WHERE relationship_id IN ({placeholders(len(keys))})"
-        )
-        async with self.reader.execute(sql, keys) as cursor:
-            return {rel: codec.decode(rel, blob) for rel, blob in await cursor.fetchall()}
+        return await self.read_states("health_view", keys, codec.decode)
 
     async def write_rows(
         self,

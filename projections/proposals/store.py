@@ -31,12 +31,7 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
 
     async def load_rows(self, keys: Sequence[str]) -> dict[str, PartnerContext]:
         """Contexts of these relationships."""
-        sql = (
-            "SELECT relationship_id, state FROM partner_context "
-            f"WHERE relationship_id IN ({placeholders(len(keys))})"
-        )
-        async with self.reader.execute(sql, keys) as cursor:
-            return {rel: codec.decode(rel, blob) for rel, blob in await cursor.fetchall()}
+        return await self.read_states("partner_context", keys, codec.decode)
 
     async def write_rows(
         self,
@@ -66,20 +61,6 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
             )
 
     # -- queries (reader connection) ------------------------------------------------------
-
-    async def contexts(self, relationship_ids: Sequence[str]) -> dict[str, PartnerContext]:
-        """Committed contexts, read through the query connection."""
-        found: dict[str, PartnerContext] = {}
-        for start in range(0, len(relationship_ids), 500):
-            part = relationship_ids[start : start + 500]
-            sql = (
-                "SELECT relationship_id, state FROM partner_context "
-                f"WHERE relationship_id IN ({placeholders(len(part))})"
-            )
-            async with self.reader.execute(sql, part) as cursor:
-                for rel, blob in await cursor.fetchall():
-                    found[rel] = codec.decode(rel, blob)
-        return found
 
     async def find(
         self,

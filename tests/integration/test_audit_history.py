@@ -10,8 +10,7 @@ import pytest
 
 from tests.conftest import running_gateway
 from tests.factories import event
-from tests.integration.test_projector import publish
-from tests.integration.test_queries import ask, services  # noqa: F401  (fixture)
+from tests.publishing import ask, publish
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
@@ -89,7 +88,7 @@ async def test_every_reader_handles_the_old_shape(nc: NATS) -> None:
 async def test_history_and_audit_over_http(
     settings: Settings,
     nc: NATS,
-    services: dict[str, ProjectionService],  # noqa: F811
+    services: dict[str, ProjectionService],
 ) -> None:
     last = await story(nc)
     await nc.jetstream().publish("rapport.ev.r.interaction.recorded", b"not an event")

@@ -13,7 +13,7 @@ from events.subjects import DLQ_STREAM, EVENTS_STREAM
 from services.ingest_service import IngestService
 from tests.conftest import running_gateway, wait_for
 from tests.factories import event
-from tests.integration.test_queries import ask, services  # noqa: F401  (fixture)
+from tests.publishing import ask
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
@@ -152,7 +152,7 @@ async def test_oversized_body_and_batch_over_nats_and_http(settings: Settings, n
 
 async def test_raw_publishes_of_the_corpus_are_dead_lettered_and_nothing_is_lost(
     nc: NATS,
-    services: dict[str, ProjectionService],  # noqa: F811
+    services: dict[str, ProjectionService],
 ) -> None:
     js = nc.jetstream()
     published = 0

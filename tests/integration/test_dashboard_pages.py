@@ -11,7 +11,7 @@ import pytest
 from services.projection_service import ProjectionService
 from services.specs import SPECS
 from tests.factories import event
-from tests.integration.test_projector import publish
+from tests.publishing import publish
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

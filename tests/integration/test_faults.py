@@ -22,7 +22,7 @@ from services.settings import Settings
 from services.specs import SPECS
 from services.streams import ensure_streams
 from tests.cluster import LoopbackCluster
-from tests.integration.test_kill_projector import workload
+from tests.publishing import workload
 from tests.rebuild import clean_rebuild, read_log
 
 if TYPE_CHECKING:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from events.subjects import event_subject
 from projections.stage.fold import funnel_contribution, funnel_reply
 from services.hosting import ping_subject
 from services.specs import SPECS
-from tests.factories import event
+from tests.publishing import workload
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,30 +27,6 @@ if TYPE_CHECKING:
     from services.embedded_nats import EmbeddedNats
 
 EVENTS = 12_000
-
-
-def workload(count: int, seed: int = 7) -> list[dict[str, Any]]:
-    """A mix of every kind of event over a few hundred relationships, some rule-breaking."""
-    rnd = random.Random(seed)
-    envelopes = []
-    for n in range(count):
-        rel = f"r{rnd.randrange(300)}"
-        roll = rnd.random()
-        day = rnd.uniform(0, 200)
-        if roll < 0.6:
-            direction = rnd.choice(["inbound", "outbound", "mutual"])
-            data = {"kind": rnd.choice(["call", "meeting", "email"]), "direction": direction}
-            envelopes.append(event("interaction.recorded", rel, data, days=day, event_id=f"k{n}"))
-        elif roll < 0.8:
-            to = rnd.choice(["awareness", "engagement", "conversion", "closed"])
-            data = {"to": to, "reason": "moved" if rnd.random() < 0.5 else None}
-            envelopes.append(event("stage.changed", rel, data, days=day, event_id=f"k{n}"))
-        elif roll < 0.9:
-            envelopes.append(event("connection.made", rel, days=day, event_id=f"k{n}"))
-        else:
-            data = {"proposal_id": f"p{rnd.randrange(3)}", "title": "T"}
-            envelopes.append(event("proposal.drafted", rel, data, days=day, event_id=f"k{n}"))
-    return envelopes
 
 
 def start_service(name: str, url: str, data_dir: Path) -> subprocess.Popen[bytes]:

@@ -11,9 +11,7 @@ from services import projection_service
 from services.partitioning import partition_of
 from services.projection_service import ProjectionService
 from services.specs import SPECS
-from tests.integration.test_kill_projector import workload
-from tests.integration.test_queries import ask
-from tests.integration.test_replay import publish_all
+from tests.publishing import ask, publish_all, workload
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pytest
 
-from events.subjects import DLQ_STREAM, event_subject
+from events.subjects import DLQ_STREAM
 from projections.health.fold import apply as health_apply
 from projections.health.store import HealthStore
 from projections.proposals.fold import apply as proposals_apply
@@ -16,21 +16,12 @@ from projections.stage.fold import apply as stage_apply
 from projections.stage.store import StageStore
 from services.projector import Projector
 from tests.factories import event
+from tests.publishing import publish
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from nats.aio.client import Client as NATS
-
-
-async def publish(nc: NATS, envelope: dict[str, Any], *, msg_id: str | None = None) -> int:
-    """Publish as another system would: plain JetStream, Nats-Msg-Id = event id."""
-    ack = await nc.jetstream().publish(
-        event_subject(envelope["subject"], envelope["type"]),
-        orjson.dumps(envelope),
-        headers={"Nats-Msg-Id": msg_id or envelope["id"]},
-    )
-    return int(ack.seq)
 
 
 @pytest.fixture

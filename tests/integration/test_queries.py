@@ -3,42 +3,21 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
-import orjson
 import pytest
 
 from services.projection_service import ProjectionService
 from services.specs import SPECS
 from tests.conftest import running_gateway
 from tests.factories import BASE_TIME, event
-from tests.integration.test_projector import publish
+from tests.publishing import ask, publish
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from nats.aio.client import Client as NATS
 
     from services.settings import Settings
-
-
-@pytest.fixture
-async def services(settings: Settings, nc: NATS) -> AsyncIterator[dict[str, ProjectionService]]:
-    started = {name: ProjectionService(settings, spec) for name, spec in SPECS.items()}
-    for service in started.values():
-        await service.start()
-    try:
-        yield started
-    finally:
-        for service in started.values():
-            await service.stop()
-
-
-async def ask(nc: NATS, subject: str, **request: Any) -> dict[str, Any]:
-    reply = await nc.request(f"rapport.q.{subject}", orjson.dumps(request), timeout=5)
-    decoded: dict[str, Any] = orjson.loads(reply.data)
-    return decoded
 
 
 async def seed(nc: NATS) -> int:

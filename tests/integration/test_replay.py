@@ -9,13 +9,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pytest
 
-from events.subjects import event_subject
 from services.projection_service import ProjectionService
 from services.replay import replay
 from services.specs import SPECS
 from services.store_files import current_store
-from tests.integration.test_kill_projector import workload
-from tests.integration.test_queries import ask, services  # noqa: F401  (fixture)
+from tests.publishing import ask, publish_all, workload
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
@@ -23,17 +21,6 @@ if TYPE_CHECKING:
     from services.settings import Settings
 
 EVENTS = 3000
-
-
-async def publish_all(nc: NATS, envelopes: list[dict[str, Any]]) -> None:
-    js = nc.jetstream(publish_async_max_pending=2000)
-    for envelope in envelopes:
-        await js.publish_async(
-            event_subject(envelope["subject"], envelope["type"]),
-            orjson.dumps(envelope),
-            headers={"Nats-Msg-Id": envelope["id"]},
-        )
-    await js.publish_async_completed()
 
 
 async def snapshot(service: ProjectionService, keys: list[str]) -> dict[str, Any]:
@@ -44,7 +31,7 @@ async def snapshot(service: ProjectionService, keys: list[str]) -> dict[str, Any
 async def test_replay_while_running_matches_the_live_store_without_downtime(
     settings: Settings,
     nc: NATS,
-    services: dict[str, ProjectionService],  # noqa: F811
+    services: dict[str, ProjectionService],
 ) -> None:
     envelopes = workload(EVENTS, seed=11)
     keys = sorted({e["subject"] for e in envelopes})
@@ -126,7 +113,7 @@ async def test_replay_refuses_nothing_silently(settings: Settings, nc: NATS) -> 
 @pytest.mark.usefixtures("nc")
 async def test_unknown_projection_in_the_swap_request_is_refused(
     settings: Settings,
-    services: dict[str, ProjectionService],  # noqa: F811
+    services: dict[str, ProjectionService],
 ) -> None:
     refused = orjson.loads(await services["stage"].swap(b'{"path": "/etc/passwd"}'))
     assert refused["error"]["code"] == "invalid"

@@ -246,8 +246,7 @@ async def test_nkey_seed_credentials(tmp_path: Path) -> None:
 async def test_sql_is_parameterised(settings: Settings, nc: NATS) -> None:
     from services.projection_service import ProjectionService
     from services.specs import SPECS
-    from tests.integration.test_projector import publish
-    from tests.integration.test_queries import ask
+    from tests.publishing import ask, publish
 
     stage = ProjectionService(settings, SPECS["stage"])
     proposals = ProjectionService(settings, SPECS["proposals"])
