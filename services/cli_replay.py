@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
@@ -31,6 +32,8 @@ def replay(
     """Rebuild projections from sequence 1 into fresh stores, then swap them in."""
     from services.replay import ReplayFailed, ReplayReport, replay
 
+    # each dead letter is counted in the summary; one log line apiece would bury the bar
+    logging.getLogger("rapport.projector").setLevel(logging.ERROR)
     names = list(SPECS) if projection == "all" else [projection]
     if any(name not in SPECS for name in names):
         fail(f"unknown projection {projection!r}; choose {', '.join(SPECS)} or all", 2)
@@ -78,13 +81,14 @@ def replay(
             }
         )
         return
-    table = Table("projection", "events", "seconds", "events/s", "store", "swapped")
+    table = Table("projection", "events", "seconds", "events/s", "dead letters", "store", "swapped")
     for r in reports:
         table.add_row(
             r.projection,
             f"{r.events:,}",
             f"{r.seconds:.2f}",
             f"{r.eps:,.0f}",
+            f"{r.dead_lettered:,}",
             r.store.name,
             "live, by the running service" if r.swapped_live else "offline",
         )

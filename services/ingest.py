@@ -27,10 +27,13 @@ if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
     from nats.js.api import PubAck
 
+    from events import Event
+
 
 WRONG_LAST_SEQUENCE = 10071  # JetStream: Nats-Expected-Last-Subject-Sequence did not hold
 # Every field has a bound, but extension attributes do not: cap the whole event instead.
 MAX_EVENT_BYTES = 64 * 1024
+LANES = 64  # relationships of one batch appended at the same time
 
 
 class BodyError(ValueError):
@@ -128,43 +131,40 @@ class Ingestor:
         """Take one envelope or a batch; keep the good events and name the bad ones."""
         items, batch = split_body(body, self._max_batch)
         outcomes: list[dict[str, Any]] = [{} for _ in items]
-        pending: list[tuple[int, str, asyncio.Future[PubAck]]] = []
+        # Valid events by relationship, in request order: each relationship's events are
+        # appended in that order; different relationships go at the same time (a stage change
+        # waits for its check and its ack, and should not hold up the rest of a batch).
+        by_relationship: dict[str, list[tuple[int, Event, bytes]]] = {}
         for index, item in enumerate(items):
-            event_id = item.get("id") if isinstance(item, dict) else None
-            if not isinstance(event_id, str):
-                event_id = None
-            try:
-                raw = orjson.dumps(item)
-            except TypeError as exc:  # orjson reads deeper nesting than it writes
-                error = f"event: nested too deeply to store ({exc})"
-                outcomes[index] = _rejected(index, event_id, "invalid", error)
-                continue
-            if len(raw) > MAX_EVENT_BYTES:
-                error = (
-                    f"event: {len(raw)} bytes is more than the {MAX_EVENT_BYTES} one event may have"
-                )
-                outcomes[index] = _rejected(index, event_id, "invalid", error)
-                continue
-            try:
-                event = parse_event(raw)
-            except InvalidEvent as exc:
-                outcomes[index] = _rejected(index, event_id, "invalid", str(exc))
-                continue
-            if isinstance(event, StageChanged):
-                # awaited one by one: the next change of the same relationship depends on it
-                outcomes[index] = await self._append_stage_change(index, event, raw)
-                continue
-            try:
-                future = await self._js.publish_async(
-                    event_subject(event.subject, event.type),
-                    raw,
-                    headers={"Nats-Msg-Id": event.id},
-                    wait_stall=self._publish_timeout,
-                )
-            except Exception as exc:
-                outcomes[index] = _rejected(index, event.id, "unavailable", _unavailable(exc))
-                continue
-            pending.append((index, event.id, future))
+            checked = self._validate(index, item)
+            if isinstance(checked, dict):
+                outcomes[index] = checked
+            else:
+                by_relationship.setdefault(checked[0].subject, []).append((index, *checked))
+        pending: list[tuple[int, str, asyncio.Future[PubAck]]] = []
+        lanes = asyncio.Semaphore(LANES)
+
+        async def append(events: list[tuple[int, Event, bytes]]) -> None:
+            async with lanes:
+                for index, event, raw in events:
+                    if isinstance(event, StageChanged):
+                        outcomes[index] = await self._append_stage_change(index, event, raw)
+                        continue
+                    try:
+                        future = await self._js.publish_async(
+                            event_subject(event.subject, event.type),
+                            raw,
+                            headers={"Nats-Msg-Id": event.id},
+                            wait_stall=self._publish_timeout,
+                        )
+                    except Exception as exc:
+                        outcomes[index] = _rejected(
+                            index, event.id, "unavailable", _unavailable(exc)
+                        )
+                        continue
+                    pending.append((index, event.id, future))
+
+        await asyncio.gather(*(append(events) for events in by_relationship.values()))
         deadline = time.monotonic() + self._publish_timeout
         for index, event_id, future in pending:
             try:
@@ -175,6 +175,26 @@ class Ingestor:
                 continue
             outcomes[index] = _accepted(event_id, ack.seq, ack.duplicate)
         return IngestResult(batch=batch, outcomes=outcomes)
+
+    @staticmethod
+    def _validate(index: int, item: Any) -> tuple[Event, bytes] | dict[str, Any]:
+        """The event and its bytes, or the rejection naming what is wrong."""
+        event_id = item.get("id") if isinstance(item, dict) else None
+        if not isinstance(event_id, str):
+            event_id = None
+        try:
+            raw = orjson.dumps(item)
+        except TypeError as exc:  # orjson reads deeper nesting than it writes
+            return _rejected(
+                index, event_id, "invalid", f"event: nested too deeply to store ({exc})"
+            )
+        if len(raw) > MAX_EVENT_BYTES:
+            error = f"event: {len(raw)} bytes is more than the {MAX_EVENT_BYTES} one event may have"
+            return _rejected(index, event_id, "invalid", error)
+        try:
+            return parse_event(raw), raw
+        except InvalidEvent as exc:
+            return _rejected(index, event_id, "invalid", str(exc))
 
     async def _append_stage_change(
         self, index: int, event: StageChanged, raw: bytes
