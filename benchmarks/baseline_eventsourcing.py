@@ -47,7 +47,7 @@ from benchmarks.eventsourcing_model import (
     StageProjection,
     StageViewRecorder,
 )
-from benchmarks.result import BaselineResult, require_fresh, require_loopback
+from benchmarks.result import BaselineResult, DropCounter, require_fresh, require_loopback
 from events.subjects import EVENTS_FILTER, EVENTS_STREAM, parse_event_subject
 from projections.health import codec
 from projections.stage.store import COLUMNS, view_from_row
@@ -191,7 +191,8 @@ async def eventsourcing_peer(
     target = _Target()
     bridge = _Bridge(writer, count, prompts)
     followers: list[asyncio.Task[float]] = []
-    nc = await nats.connect(nats_url, allow_reconnect=False)
+    drops = DropCounter()
+    nc = await nats.connect(nats_url, allow_reconnect=False, error_cb=drops.note)
     try:
         started = time.perf_counter()
         projections: tuple[Projection[Any], ...] = (stage, health)
@@ -242,6 +243,7 @@ async def eventsourcing_peer(
         stage_seconds=stage_done - started,
         health_seconds=health_done - started,
         durable_commits=durable_commits,
+        slow_consumer_drops=drops.slow_consumer,
     )
 
 

@@ -20,7 +20,7 @@ import orjson
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from benchmarks.result import BaselineResult, require_loopback
+from benchmarks.result import BaselineResult, DropCounter, require_loopback
 from events.subjects import EVENTS_FILTER, EVENTS_STREAM
 
 if TYPE_CHECKING:
@@ -103,7 +103,8 @@ async def raw_fetch_ack(
     Not timed: connecting, creating and deleting the durable consumer.
     """
     require_loopback(nats_url)
-    nc = await nats.connect(nats_url, allow_reconnect=False)
+    drops = DropCounter()
+    nc = await nats.connect(nats_url, allow_reconnect=False, error_cb=drops.note)
     js = nc.jetstream()
     durable = f"bench-raw-{uuid.uuid4().hex[:8]}"
     try:
@@ -162,7 +163,8 @@ async def raw_ordered(
     Timed: from subscribing (which creates the ephemeral consumer) to the `count`-th message.
     """
     require_loopback(nats_url)
-    nc = await nats.connect(nats_url, allow_reconnect=False)
+    drops = DropCounter()
+    nc = await nats.connect(nats_url, allow_reconnect=False, error_cb=drops.note)
     received = 0
     last_seq = 0
     done = asyncio.Event()
@@ -205,4 +207,5 @@ async def raw_ordered(
         "callback that only counts. Timed from subscribe (consumer creation included) to the "
         "last message.",
         last_stream_seq=last_seq,
+        slow_consumer_drops=drops.slow_consumer,
     )

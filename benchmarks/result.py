@@ -54,3 +54,15 @@ def require_fresh(workdir: Path, *files: str) -> None:
     found = [name for name in files if (workdir / name).exists()]
     if found:
         raise FileExistsError(f"{workdir} already holds {', '.join(found)}: use a fresh workdir")
+
+
+class DropCounter:
+    """A NATS error callback that counts slow-consumer drops instead of printing each."""
+
+    def __init__(self) -> None:
+        self.slow_consumer = 0
+
+    async def note(self, error: Exception) -> None:
+        """Count a drop (other errors surface where they happen)."""
+        if type(error).__name__ == "SlowConsumerError":
+            self.slow_consumer += 1
