@@ -37,6 +37,8 @@ PRAGMAS = (
 WRITER_CACHE = "PRAGMA cache_size=-32768"
 READER_CACHE = "PRAGMA cache_size=-16384"
 POINT_CACHE = "PRAGMA cache_size=-4096"
+# The point connection reads on the event loop: it may wait for a lock only briefly.
+POINT_BUSY = "PRAGMA busy_timeout=200"
 SQLITE_MAX_VARS = 900  # well under every SQLite build's limit on bound parameters
 
 
@@ -80,7 +82,7 @@ class SqliteStore(Generic[S]):
         # A primary-key read takes SQLite tens of microseconds, less than handing it to a
         # thread and back: single-row queries read synchronously on the event loop.
         point = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        for pragma in (*PRAGMAS[2:], POINT_CACHE, "PRAGMA query_only=ON"):
+        for pragma in (*PRAGMAS[2:], POINT_CACHE, POINT_BUSY, "PRAGMA query_only=ON"):
             point.execute(pragma)
         self._point = point
 
@@ -94,10 +96,15 @@ class SqliteStore(Generic[S]):
             self._point.close()
             self._point = None
 
-    def read_one(self, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
-        """One row by key, read at once (for the queries' point reads)."""
+    async def read_one(self, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+        """One row by key: read at once on the loop, or through the read connection if busy."""
         assert self._point is not None, "store is not open"
-        row: tuple[Any, ...] | None = self._point.execute(sql, params).fetchone()
+        try:
+            row: tuple[Any, ...] | None = self._point.execute(sql, params).fetchone()
+        except sqlite3.OperationalError:  # locked for longer than POINT_BUSY: do not block
+            async with self.reader.execute(sql, params) as cursor:
+                found = await cursor.fetchone()
+            row = tuple(found) if found is not None else None
         return row
 
     @property

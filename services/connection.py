@@ -71,3 +71,17 @@ async def connect(settings: Settings, name: str, *, retry_forever: bool = True) 
         ) from None
     client.append(nc)
     return nc
+
+
+async def flush(nc: NATS, within: int = 5) -> None:
+    """Return once the server has processed everything this client wrote before.
+
+    `Client.flush()` alone does not promise that in nats-py 2.16: it writes its PING straight
+    to the socket, ahead of the SUBs and PUBs still waiting for the client's flusher task, so
+    the PONG can come back before the server has seen a new subscription (a request racing
+    it then finds "no responders"). Hand the buffer to the flusher first, then ping.
+    """
+    push = getattr(nc, "_flush_pending", None)
+    if push is not None and nc.is_connected:
+        await push(force_flush=True)
+    await nc.flush(timeout=within)

@@ -39,7 +39,7 @@ def routes(service: ProjectionService) -> list[Route]:
 
     async def get(query: RelationshipQuery) -> dict[str, Any]:
         as_of = query.as_of or datetime.now(UTC)
-        state = store().get(query.relationship_id)
+        state = await store().get(query.relationship_id)
         if state is not None and as_of.timestamp() < state.latest_at:
             # the stored state knows events after `as_of`: fold the log up to it instead
             state = None

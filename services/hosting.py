@@ -23,6 +23,7 @@ from faststream.nats import (
 )
 
 from events.subjects import CONTROL_PREFIX
+from services.connection import flush
 
 if TYPE_CHECKING:
     from services.settings import Settings
@@ -85,7 +86,7 @@ def broker_security(settings: Settings) -> NatsSecurity | None:
 async def start_broker(broker: NatsBroker) -> None:
     """Start answering, and return only once the server knows every subscription."""
     await broker.start()
-    await broker.connection.flush()  # a request racing the SUBs would find no responders
+    await flush(broker.connection)  # a request racing the SUBs would find no responders
 
 
 def add_ping(broker: NatsBroker, service: Service) -> None:

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from events.parsing import describe
 from events.subjects import query_subject
-from services.connection import connect
+from services.connection import connect, flush
 from services.cursors import BadCursor
 from services.hosting import add_ping, error_reply, make_broker, reply, start_broker, swap_subject
 from services.log_reader import DirectReader
@@ -113,7 +113,11 @@ class ProjectionService:
 
         @self.broker.subscriber(swap_subject(self.name, settings.instance))
         async def swap(msg: NatsMessage) -> bytes:
-            return await self.swap(msg.body)
+            try:
+                return await self.swap(msg.body)
+            except Exception as exc:  # always answer: `rapport replay` waits for the reply
+                log.exception("%s: swap failed", self.name)
+                return error_reply("unavailable", f"swap failed: {exc}")
 
     async def _subscribe_queries(self) -> None:
         """Answer every route on its subject (queue group), and on this partition's subject.
@@ -141,7 +145,7 @@ class ProjectionService:
                         cb=self._responder(route, self.answer),
                     )
                 )
-        await self._nc.flush()  # the server knows every subscription before we say ready
+        await flush(self._nc)  # the server knows every subscription before we say ready
 
     def _responder(
         self, route: Route, handle: Callable[[Route, bytes], Awaitable[bytes]]

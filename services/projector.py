@@ -34,6 +34,7 @@ from nats.js.errors import NotFoundError
 
 from events.subjects import EVENTS_FILTER, EVENTS_STREAM
 from services.applier import BatchApplier, Prepared, Stored
+from services.connection import flush
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -148,7 +149,7 @@ class Projector(Generic[S]):
                 await self._sub.unsubscribe()
             self._sub = None
         with contextlib.suppress(Exception):
-            await self.nc.flush(timeout=2)  # let the last ack reach the server
+            await flush(self.nc, within=2)  # let the last ack reach the server
         if not self.acknowledge:
             with contextlib.suppress(Exception):
                 await self.js.delete_consumer(self.stream, self.durable)
@@ -307,9 +308,11 @@ class Projector(Generic[S]):
                 [Stored(seq, msg.subject, msg.data) for seq, msg in fresh]
             )
             self._taken = fresh[-1][0]
-        previous, self._committing = self._committing, None
+        previous = self._committing
         if previous is not None:
-            await asyncio.shield(previous)  # commits go one at a time, in stream order
+            # Commits go one at a time, in stream order. Shielded: a stop() cancelling us here
+            # must not cut the transaction short; it finds the commit in _committing and waits.
+            await asyncio.shield(previous)
         self._committing = asyncio.create_task(self._commit(prepared, batch[-1]))
         self.stats.batches += 1
         self.stats.last_batch_seconds = time.perf_counter() - started

@@ -36,7 +36,7 @@ def routes(service: ProjectionService) -> list[Route]:
             for seq, event in valid_until(stored, query.as_of):
                 view = stage.apply(view, event, seq)
         else:
-            view = store().get(query.relationship_id)
+            view = await store().get(query.relationship_id)
         if view is None:
             raise NotFound(f"relationship {query.relationship_id}")
         reply = view.reply()

@@ -50,9 +50,9 @@ class HealthStore(SqliteStore["HealthState"]):
 
     # -- queries (reader connection) ------------------------------------------------------
 
-    def get(self, relationship_id: str) -> HealthState | None:
+    async def get(self, relationship_id: str) -> HealthState | None:
         """One relationship's state (a point read)."""
-        row = self.read_one(
+        row = await self.read_one(
             "SELECT state FROM health_view WHERE relationship_id = ?", (relationship_id,)
         )
         return codec.decode(relationship_id, row[0]) if row else None

@@ -110,9 +110,9 @@ class StageStore(SqliteStore[StageView]):
 
     # -- queries (reader connection) ------------------------------------------------------
 
-    def get(self, relationship_id: str) -> StageView | None:
+    async def get(self, relationship_id: str) -> StageView | None:
         """One relationship's view (a point read)."""
-        row = self.read_one(
+        row = await self.read_one(
             f"SELECT {COLUMNS} FROM stage_view WHERE relationship_id = ?", (relationship_id,)
         )
         return view_from_row(row) if row else None

@@ -44,8 +44,8 @@ async def test_events_published_by_other_systems_are_applied(
         assert await projector.wait_applied(last, 10)
     finally:
         await projector.stop()
-    a = stage_store.get("a")
-    b = stage_store.get("b")
+    a = await stage_store.get("a")
+    b = await stage_store.get("b")
     assert a is not None and a.stage == "awareness"  # noqa: PT018
     assert b is not None and b.implicit  # noqa: PT018
     assert await stage_store.checkpoint() == last
@@ -66,10 +66,10 @@ async def test_poison_events_are_dead_lettered_and_the_rest_applied(
         assert await projector.wait_applied(last, 10)
     finally:
         await projector.stop()
-    view = stage_store.get("a")
+    view = await stage_store.get("a")
     assert view is not None
     assert view.stage == "awareness"
-    assert stage_store.get("b") is None
+    assert await stage_store.get("b") is None
     assert projector.applier.stats.dead_lettered == 2
 
     first = await js.get_msg(DLQ_STREAM, 1)
@@ -126,7 +126,7 @@ async def test_restart_resumes_after_the_checkpoint(nc: NATS, tmp_path: Path) ->
     finally:
         await again.stop()
     assert again.applier.stats.applied == 3  # only what came after the checkpoint
-    state = store.get("r")
+    state = await store.get("r")
     assert state is not None
     assert len(state.touches) == 8
     await store.close()
@@ -147,7 +147,7 @@ async def test_a_duplicate_beyond_the_dedupe_window_takes_effect_once(
         assert await projector.wait_applied(last, 10)
     finally:
         await projector.stop()
-    state = store.get("r")
+    state = await store.get("r")
     assert state is not None
     assert len(state.touches) == 1
     assert projector.applier.stats.skipped_duplicate == 1
@@ -161,6 +161,6 @@ async def test_read_your_writes_waits_for_the_sequence(nc: NATS, stage_store: St
         assert not await projector.wait_applied(1, 0.2)  # nothing published yet
         seq = await publish(nc, event("connection.made", "late"))
         assert await projector.wait_applied(seq, 5)
-        assert stage_store.get("late") is not None
+        assert await stage_store.get("late") is not None
     finally:
         await projector.stop()
