@@ -53,7 +53,10 @@ def workload(count: int, seed: int = 7) -> list[dict[str, Any]]:
         day = rnd.uniform(0, 200)
         if roll < 0.6:
             direction = rnd.choice(["inbound", "outbound", "mutual"])
-            data: dict[str, Any] = {"kind": rnd.choice(["call", "meeting", "email"]), "direction": direction}
+            data: dict[str, Any] = {
+                "kind": rnd.choice(["call", "meeting", "email"]),
+                "direction": direction,
+            }
             envelopes.append(event("interaction.recorded", rel, data, days=day, event_id=f"k{n}"))
         elif roll < 0.8:
             to = rnd.choice(["awareness", "engagement", "conversion", "closed"])
