@@ -332,8 +332,8 @@ class ProjectionService:
             await fresh.open()
             durable = f"rapport-{self.name}-{self.settings.instance}"
             catch_up = self._projector_for(fresh, f"{durable}-swap", live=False)
-            await catch_up.start()
             try:
+                await catch_up.start()
                 if not await catch_up.wait_applied(self.projector.applied_seq, 300):
                     raise TimeoutError("the rebuilt store did not catch up within 300 s")
                 old_projector, old_store = self.projector, self.store

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import orjson
+from nats.errors import NoRespondersError
 
 from events.subjects import EVENTS_STREAM
 from services.connection import connect
@@ -35,11 +36,18 @@ from services.store_files import (
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
+    from typing import IO
+
+    from nats.aio.client import Client as NATS
 
     from services.settings import Settings
 
 REPLAY_BATCH = 5000
 REPLAY_CACHE = 300_000  # relationships whose state a rebuild keeps in memory
+
+
+STALL_SECONDS = 60.0  # a rebuild that applies nothing for this long has failed
+SWAP_SECONDS = 660.0  # the service may take 2 x 300 s to catch the rebuilt store up, then 30 s
 
 
 class ReplayFailed(RuntimeError):
@@ -69,9 +77,9 @@ async def replay(
     name: str,
     progress: Callable[[int, int], None] | None = None,
     batch_size: int = REPLAY_BATCH,
+    stall: float = STALL_SECONDS,
 ) -> ReplayReport:
     """Rebuild projection `name` from the whole log and put the result in use."""
-    spec = SPECS[name]
     settle_memory()
     nc = await connect(settings, f"replay-{name}", retry_forever=False)
     try:
@@ -81,56 +89,19 @@ async def replay(
             lock = lock_projection(settings.data_dir, name)
         except StoreInUse:
             lock = None  # a service on this data dir owns the store: it will adopt ours
-        path = next_store(settings.data_dir, name)
-        # the fast path: states stay in memory (a large cache: no reads back from SQLite),
-        # applied ids are remembered in memory, writes go in large batches, nothing is acked
-        store = spec.store(path, cache_size=REPLAY_CACHE)
-        await store.open()
-        projector = Projector(
-            nc,
-            name,
-            spec.fold,
-            store,
-            batch_size=batch_size,
-            durable=f"rapport-{name}-replay-{os.getpid()}",
-            acknowledge=False,
-            fresh_store=True,
-        )
-        started = time.perf_counter()
-        await projector.start()
+        path = next_store(settings.data_dir, name).resolve()  # its cwd may differ from ours
         try:
-            while projector.applied_seq < target:
-                await projector.wait_applied(target, 0.25)
-                if progress is not None:
-                    progress(projector.applied_seq, target)
-            tail = (await js.stream_info(EVENTS_STREAM)).state.last_seq
-            if not await projector.wait_applied(tail, 120):
-                raise ReplayFailed(f"could not catch up to the live tail (seq {tail})")
-            seconds = time.perf_counter() - started
-        finally:
-            await projector.stop()
-            await store.close()
-        applied = projector.applied_seq
-        if lock is not None:
-            previous = current_store(settings.data_dir, name)
-            publish_store(settings.data_dir, name, path)
-            if previous.name != path.name:
-                remove_store(previous)
-            lock.close()
-            swapped_live = False
-        else:
-            reply = await nc.request(
-                swap_subject(name, settings.instance),
-                orjson.dumps({"path": str(path.resolve())}),
-                timeout=660,
-            )
-            answer = orjson.loads(reply.data)
-            if "error" in answer:
-                remove_store(path)
-                raise ReplayFailed(
-                    f"the running {name} service refused: {answer['error']['message']}"
+            try:
+                applied, seconds, dead_lettered = await _rebuild(
+                    nc, name, path, target, progress, batch_size, stall
                 )
-            swapped_live = True
+            except BaseException:
+                remove_store(path)  # the old store stays in use; a half-built one is no use
+                raise
+            swapped_live = await _put_in_use(nc, settings, name, path, lock)
+        finally:
+            if lock is not None:
+                lock.close()
         return ReplayReport(
             projection=name,
             events=applied,
@@ -138,7 +109,93 @@ async def replay(
             applied_seq=applied,
             store=path,
             swapped_live=swapped_live,
-            dead_lettered=projector.applier.stats.dead_lettered,
+            dead_lettered=dead_lettered,
         )
     finally:
         await nc.close()
+
+
+async def _rebuild(
+    nc: NATS,
+    name: str,
+    path: Path,
+    target: int,
+    progress: Callable[[int, int], None] | None,
+    batch_size: int,
+    stall: float,
+) -> tuple[int, float, int]:
+    """Fold the whole log into a fresh store at `path`: (applied seq, seconds, dead letters)."""
+    spec = SPECS[name]
+    js = nc.jetstream()
+    # the fast path: states stay in memory (a large cache: no reads back from SQLite),
+    # applied ids are remembered in memory, writes go in large batches, nothing is acked
+    store = spec.store(path, cache_size=REPLAY_CACHE)
+    await store.open()
+    projector = Projector(
+        nc,
+        name,
+        spec.fold,
+        store,
+        batch_size=batch_size,
+        durable=f"rapport-{name}-replay-{os.getpid()}",
+        acknowledge=False,
+        fresh_store=True,
+    )
+    started = time.perf_counter()
+    try:
+        await projector.start()
+        seen, last_progress = projector.applied_seq, time.monotonic()
+        while projector.applied_seq < target:
+            await projector.wait_applied(target, 0.25)
+            if progress is not None:
+                progress(projector.applied_seq, target)
+            if projector.applied_seq > seen:
+                seen, last_progress = projector.applied_seq, time.monotonic()
+            elif time.monotonic() - last_progress > stall:
+                raise ReplayFailed(
+                    f"the rebuild of {name} applied nothing for {stall:.0f} s "
+                    f"(at seq {seen} of {target}; resyncs: {projector.stats.resyncs})"
+                )
+        tail = (await js.stream_info(EVENTS_STREAM)).state.last_seq
+        if not await projector.wait_applied(tail, 120):
+            raise ReplayFailed(f"could not catch up to the live tail (seq {tail})")
+        seconds = time.perf_counter() - started
+    finally:
+        await projector.stop()
+        await store.close()
+    return projector.applied_seq, seconds, projector.applier.stats.dead_lettered
+
+
+async def _put_in_use(
+    nc: NATS, settings: Settings, name: str, path: Path, lock: IO[bytes] | None
+) -> bool:
+    """Point `<name>.current` at `path`, or have the running service adopt it (True)."""
+    if lock is not None:
+        previous = current_store(settings.data_dir, name)
+        publish_store(settings.data_dir, name, path)
+        if previous.name != path.name:
+            remove_store(previous)
+        return False
+    try:
+        reply = await nc.request(
+            swap_subject(name, settings.instance),
+            orjson.dumps({"path": str(path)}),
+            timeout=SWAP_SECONDS,
+        )
+    except NoRespondersError:
+        remove_store(path)
+        raise ReplayFailed(
+            f"the {name} store is locked by a service that does not answer on "
+            f"{swap_subject(name, settings.instance)} (another --instance?)"
+        ) from None
+    except TimeoutError:
+        # the service may still adopt it: the store stays where it is
+        raise ReplayFailed(
+            f"the running {name} service did not confirm the swap of {path} "
+            f"within {SWAP_SECONDS:.0f} s; see its log"
+        ) from None
+    answer = orjson.loads(reply.data)
+    if "error" in answer:
+        remove_store(path)
+        raise ReplayFailed(f"the running {name} service refused: {answer['error']['message']}")
+    return True

@@ -10,9 +10,10 @@ import orjson
 import pytest
 
 from services.projection_service import ProjectionService
-from services.replay import replay
+from services.projector import Projector
+from services.replay import ReplayFailed, replay
 from services.specs import SPECS
-from services.store_files import current_store
+from services.store_files import current_store, lock_projection
 from tests.publishing import ask, publish_all, workload
 
 if TYPE_CHECKING:
@@ -117,3 +118,36 @@ async def test_unknown_projection_in_the_swap_request_is_refused(
 ) -> None:
     refused = orjson.loads(await services["stage"].swap(b'{"path": "/etc/passwd"}'))
     assert refused["error"]["code"] == "invalid"
+
+
+async def test_a_stalled_rebuild_fails_clearly_and_leaves_the_store_in_use(
+    settings: Settings, nc: NATS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await publish_all(nc, workload(200, seed=5))
+
+    async def never_starts(self: Projector[Any]) -> None:
+        return None
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Projector, "start", never_starts)
+        with pytest.raises(ReplayFailed, match=r"applied nothing for 0 s \(at seq 0 of 200"):
+            await replay(settings, "stage", stall=0.3)
+    assert not (settings.data_dir / "stage.1.db").exists()  # the half-built store is gone
+    assert not current_store(settings.data_dir, "stage").exists()
+
+    report = await replay(settings, "stage")  # the lock was let go
+    assert report.events == 200
+    assert report.store.name == "stage.1.db"
+
+
+async def test_a_swap_nobody_answers_is_reported_and_the_rebuild_removed(
+    settings: Settings, nc: NATS
+) -> None:
+    await publish_all(nc, workload(50, seed=6))
+    holder = lock_projection(settings.data_dir, "proposals")  # a service that never answers
+    try:
+        with pytest.raises(ReplayFailed, match="does not answer on"):
+            await replay(settings, "proposals")
+    finally:
+        holder.close()
+    assert not (settings.data_dir / "proposals.1.db").exists()
