@@ -7,6 +7,8 @@ import contextlib
 import ctypes
 import errno
 import os
+import random
+import re
 import shutil
 import signal
 import socket
@@ -17,6 +19,8 @@ import time
 from pathlib import Path
 
 import nats
+
+BIND_FAILED = re.compile(r"listen tcp [^:]*:(\d+): bind: address already in use")
 
 
 class EmbeddedNatsError(RuntimeError):
@@ -53,8 +57,26 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def ephemeral_ports() -> range:
+    """The ports Linux hands out to outgoing connections (32768-60999 unless configured)."""
+    with contextlib.suppress(OSError, ValueError):
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return range(int(low), int(high) + 1)
+    return range(32768, 61000)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port the OS says is free now (for tests and ephemeral servers)."""
+    """A port that is free now, for tests and ephemeral servers.
+
+    Chosen outside the ephemeral range when possible: a port there (what binding port 0
+    returns) can be taken by any outgoing connection before the server gets to bind it.
+    """
+    outgoing = ephemeral_ports()
+    ours = range(20000, outgoing.start) if outgoing.start > 21000 else range(outgoing.stop, 65536)
+    for _ in range(64):
+        port = random.choice(ours)
+        if port_is_free(host, port):
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
@@ -218,8 +240,11 @@ class EmbeddedNats:
             log_tail = "\n".join(self.log_file.read_text(errors="replace").splitlines()[-5:])
         detail = (stderr.strip() or log_tail.strip() or "no output").splitlines()[-1]
         hint = ""
-        if "address already in use" in (stderr + log_tail):
+        taken = BIND_FAILED.search(stderr + log_tail)
+        if taken is not None and int(taken.group(1)) == self.port:
             hint = f" Port {self.port} is in use: choose another with --nats-port."
+        elif taken is not None:
+            hint = f" Port {taken.group(1)} is in use."
         return (
             f"the embedded NATS server exited with code {self.process.returncode}: {detail}.{hint}"
         )

@@ -60,6 +60,31 @@ async def test_port_in_use_is_a_clear_message(tmp_path: Path) -> None:
             await server.start()
 
 
+async def test_another_port_in_use_is_named(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        route_port = busy.getsockname()[1]
+        server = EmbeddedNats(
+            tmp_path / "nats",
+            port=free_port(),
+            extra_args=(
+                *("--cluster_name", "c", "--cluster", f"nats://127.0.0.1:{route_port}"),
+                *("--routes", f"nats://127.0.0.1:{route_port}"),
+            ),
+        )
+        with pytest.raises(EmbeddedNatsError, match=f"Port {route_port} is in use") as failed:
+            await server.start()
+        assert "--nats-port" not in str(failed.value)  # the client port was fine
+
+
+def test_free_ports_stay_out_of_the_outgoing_connections_way() -> None:
+    outgoing = embedded_nats.ephemeral_ports()
+    ports = {free_port() for _ in range(20)}
+    assert not any(port in outgoing for port in ports)
+    assert len(ports) > 1
+
+
 def test_missing_binary_is_a_clear_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(embedded_nats.sysconfig, "get_path", lambda _: str(tmp_path))
     monkeypatch.setattr(embedded_nats.sys, "executable", str(tmp_path / "python"))
