@@ -1,11 +1,13 @@
 """The dashboard in a real browser (Debian's chromium, driven by Playwright) on `rapport up --demo`.
 
-One `rapport up --demo` serves every test of this module; screenshots of each page are saved
-under docs/screenshots/ for the documentation.
+One `rapport up --demo` serves every test of this module. Screenshots of each page go to the
+test's temp dir, or to the folder named by RAPPORT_SCREENSHOTS (`RAPPORT_SCREENSHOTS=docs/screenshots`
+refreshes the documentation's) — a test run never rewrites tracked files by itself.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +26,6 @@ if TYPE_CHECKING:
     from tests.e2e.helpers import Up
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 RELATIONSHIPS = 300  # what `rapport demo` seeds by default
 SEEDED_WITHIN = 240.0
 
@@ -106,9 +107,12 @@ def richest_audited(up: Up) -> tuple[str, dict[str, Any]]:
     return best
 
 
-def test_every_page_loads_without_console_errors(demo: Up, page: Page, errors: list[str]) -> None:
+def test_every_page_loads_without_console_errors(
+    demo: Up, page: Page, errors: list[str], tmp_path: Path
+) -> None:
     rel, _ = richest_audited(demo)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    screenshots = Path(os.environ.get("RAPPORT_SCREENSHOTS") or tmp_path)
+    screenshots.mkdir(parents=True, exist_ok=True)
     for name, path in (
         ("overview", "/"),
         ("relationship", f"/relationships/{rel}"),
@@ -124,7 +128,8 @@ def test_every_page_loads_without_console_errors(demo: Up, page: Page, errors: l
             assert chart.get_attribute("role") == "img"
             assert chart.get_attribute("aria-label")
         # the first laptop screen of each page: what a person sees, at a modest file size
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+        page.screenshot(path=str(screenshots / f"{name}.png"))
+        assert (screenshots / f"{name}.png").stat().st_size > 10_000  # not a blank page
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     assert errors == []
