@@ -19,10 +19,11 @@ from benchmarks.baselines import (
 )
 from benchmarks.result import NotLoopback
 from events import parse_event
-from events.subjects import DLQ_STREAM, EVENTS_STREAM, event_subject
+from events.subjects import DLQ_STREAM, EVENTS_STREAM
 from projections.health.fold import apply as health_apply
 from projections.stage.fold import apply as stage_apply
 from tests.factories import BASE_TIME, SAMPLE_DATA
+from tests.publishing import publish_all
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -86,15 +87,8 @@ def workload(count: int, relationships: int, seed: int) -> list[dict[str, Any]]:
 
 async def seed_stream(nc: NATS, envelopes: list[dict[str, Any]]) -> None:
     """Publish as another system would: JetStream, Nats-Msg-Id = event id."""
-    js = nc.jetstream(publish_async_max_pending=4000)
-    for envelope in envelopes:
-        await js.publish_async(
-            event_subject(envelope["subject"], envelope["type"]),
-            orjson.dumps(envelope),
-            headers={"Nats-Msg-Id": envelope["id"]},
-        )
-    await js.publish_async_completed()
-    info = await js.stream_info(EVENTS_STREAM)
+    await publish_all(nc, envelopes)
+    info = await nc.jetstream().stream_info(EVENTS_STREAM)
     assert info.state.messages == len(envelopes)
 
 

@@ -13,11 +13,10 @@ import orjson
 import pytest
 
 from events import parse_event
-from events.subjects import event_subject
 from projections.stage.fold import funnel_contribution, funnel_reply
 from services.hosting import ping_subject
 from services.specs import SPECS
-from tests.publishing import workload
+from tests.publishing import publish_all, workload
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -62,14 +61,7 @@ async def test_kill_nine_mid_stream_then_restart(
     name: str, nats_server: EmbeddedNats, nc: NATS, tmp_path: Path
 ) -> None:
     envelopes = workload(EVENTS)
-    js = nc.jetstream(publish_async_max_pending=5000)
-    for envelope in envelopes:
-        await js.publish_async(
-            event_subject(envelope["subject"], envelope["type"]),
-            orjson.dumps(envelope),
-            headers={"Nats-Msg-Id": envelope["id"]},
-        )
-    await js.publish_async_completed()
+    await publish_all(nc, envelopes)
 
     service = start_service(name, nats_server.url, tmp_path / "data")
     try:
