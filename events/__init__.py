@@ -17,7 +17,6 @@ from events.data import (
 from events.envelope import (
     EVENT_CLASSES,
     EVENT_TYPES,
-    PROPOSAL_DECISIONS,
     CapacityNoted,
     ConnectionMade,
     Envelope,
@@ -40,7 +39,6 @@ __all__ = [
     "FUNNEL",
     "LEVEL",
     "ORDER",
-    "PROPOSAL_DECISIONS",
     "CapacityNoted",
     "CapacityNotedData",
     "ConnectionMade",

@@ -156,8 +156,8 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
     ProposalWithdrawn,
 )
 EVENT_TYPES: tuple[str, ...] = tuple(cls.event_type for cls in EVENT_CLASSES)
-PROPOSAL_DECISIONS: dict[str, str] = {
-    ProposalAccepted.event_type: "accepted",
-    ProposalDeclined.event_type: "declined",
-    ProposalWithdrawn.event_type: "withdrawn",
-}
+
+# Every proposal event: the lifecycle (events/proposal_rules.py) judges these.
+ProposalEvent = (
+    ProposalDrafted | ProposalSubmitted | ProposalAccepted | ProposalDeclined | ProposalWithdrawn
+)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from events.envelope import EVENT_TYPES, Event
@@ -39,22 +39,30 @@ def parse_event(raw: bytes | str) -> Event:
 
 
 def parse_stored(raw: bytes | str) -> Parsed:
-    """Like `parse_event`, saying also whether the event was stored in an older shape."""
+    """Like `parse_event`, saying also whether the event was stored in an older shape.
+
+    Total: whatever the bytes, it returns or raises `InvalidEvent`, never anything else.
+    """
     upcast_from = None
     # Only an event that names its shape can be an older one: the common path stays one call.
     names_a_shape = b'"dataschema"' in raw if isinstance(raw, bytes) else '"dataschema"' in raw
     if names_a_shape:
         try:
-            envelope = json.loads(raw)
-        except ValueError:
-            envelope = None
+            envelope = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            envelope = None  # pydantic words what is wrong with it below
         if isinstance(envelope, dict):
             try:
                 envelope, upcast_from = upcast(envelope)
+                if upcast_from is not None:
+                    raw = orjson.dumps(envelope)
             except NewerShape as exc:
                 raise InvalidEvent([str(exc)]) from None
-            if upcast_from is not None:
-                raw = json.dumps(envelope)
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                # an older shape is read from outside too: whatever it holds, it is a refusal
+                raise InvalidEvent(
+                    [f"dataschema: cannot read it as {envelope.get('dataschema')!r} ({exc})"]
+                ) from None
     try:
         return Parsed(EVENT_ADAPTER.validate_json(raw), upcast_from)
     except ValidationError as exc:
@@ -78,7 +86,10 @@ def _describe_one(error: ErrorDetails, raw: bytes | str | None) -> str:
                 raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 return f"body: not valid UTF-8 ({exc.reason} at byte {exc.start})"
-        return f"body: not valid JSON ({error.get('ctx', {}).get('error', error['msg'])})"
+        detail = error.get("ctx", {}).get("error", error["msg"])
+        if "recursion limit" in str(detail):
+            return f"event: nested too deeply to read ({detail})"
+        return f"body: not valid JSON ({detail})"
     if kind == "dict_type" and not loc:
         return f"event: must be a JSON object, got {_json_kind(error['input'])}"
     if kind == "union_tag_not_found":

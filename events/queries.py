@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from events.fields import ProposalId, RelationshipId, Rfc3339Time, ShortText
+from events.fields import EventId, ProposalId, RelationshipId, Rfc3339Time, ShortText
 from events.stages import Level, Stage
 
 Band = Literal["thriving", "healthy", "cooling", "at-risk", "dormant"]
@@ -74,9 +74,11 @@ class ProposalsQuery(Query):
     as_of: Rfc3339Time | None = None
 
 
-class HistoryQuery(Query):
-    """`history`: a relationship's stored events, oldest first, paged by stream sequence."""
+class IdsQuery(Query):
+    """`identity.lookup`: the first stored copy of each of these event ids, where known.
 
-    relationship_id: RelationshipId
-    after_seq: Annotated[int, Field(ge=0)] = 0
-    limit: Limit = 100
+    `upto_seq` asks the index to have read the log up to that sequence first.
+    """
+
+    ids: Annotated[tuple[EventId, ...], Field(min_length=1, max_length=1000)]
+    upto_seq: Annotated[int, Field(ge=0)] = 0

@@ -13,9 +13,6 @@ from typing import Protocol
 
 from events.stages import FUNNEL, ORDER, Stage
 
-# Flags that, on their own, reject a change.
-REJECTING_FLAGS = frozenset({"from-mismatch", "no-change", "missing-reason"})
-
 
 class StageChange(Protocol):
     """A requested move: `StageChangedData`, or anything with the same three fields."""
@@ -81,9 +78,3 @@ def check(current: Stage, change: StageChange) -> Verdict:
                 flags.append("missing-reason")
                 problems.append(f"moving back from {current.value} to {to.value} needs a reason")
     return Verdict(accepted=not problems, flags=tuple(flags), problems=tuple(problems))
-
-
-def next_stage(current: Stage, change: StageChange) -> tuple[Stage, Verdict]:
-    """Fold one change: the stage after it, and the verdict on it."""
-    verdict = check(current, change)
-    return (change.to if verdict.accepted else current), verdict

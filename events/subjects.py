@@ -49,9 +49,23 @@ def stage_subject(relationship_id: str) -> str:
     return event_subject(relationship_id, "rapport.stage.changed")
 
 
-def dlq_subject(origin: str) -> str:
-    """Subject a dead letter from `origin` (a projection name) is stored under."""
-    return f"{DLQ_PREFIX}.{origin}"
+def proposals_filter(relationship_id: str) -> str:
+    """Subject filter of a relationship's proposal events (guarded as one sequence)."""
+    return f"{EVENTS_PREFIX}.{relationship_id}.proposal.*"
+
+
+def dlq_subject(origin: str, seq: int) -> str:
+    """Subject of the dead letter `origin` (a projection) keeps for the message at `seq`.
+
+    One subject per (projection, sequence): whether a dead letter is already kept is one
+    direct read, so a rebuild never adds a second copy.
+    """
+    return f"{DLQ_PREFIX}.{origin}.{seq}"
+
+
+def dlq_filter(origin: str) -> str:
+    """Subject filter of every dead letter of `origin`."""
+    return f"{DLQ_PREFIX}.{origin}.>"
 
 
 def query_subject(projection: str, query: str) -> str:

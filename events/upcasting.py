@@ -90,7 +90,10 @@ def upcast(envelope: Envelope) -> tuple[Envelope, int | None]:
 
 def _interaction_v0(envelope: Envelope) -> Envelope:
     """v0 (the first CRM sync) said `channel`, `initiated_by` and a 1-5 `rating`."""
-    data = dict(envelope.get("data") or {})
+    stored = envelope.get("data")
+    if not isinstance(stored, dict):
+        raise ValueError(f"data: must be a JSON object, got {type(stored).__name__}")
+    data = dict(stored)
     channel = data.pop("channel", "other")
     initiated = data.pop("initiated_by", "us")
     rating = data.pop("rating", 3)

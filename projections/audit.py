@@ -15,17 +15,19 @@ from typing import TYPE_CHECKING, Any
 from events import (
     ConnectionMade,
     InteractionRecorded,
-    ProposalAccepted,
     PurposeSet,
     Stage,
     StageChanged,
 )
-from events.stage_rules import check
+from events.envelope import ProposalEvent
+from events.proposal_rules import judge
+from events.timeline import step
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from events import Event
+    from events.proposal_rules import Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ class Evidence:
     inbound: bool = False
     purpose: bool = False
     accepted_proposal: bool = False
+    proposals: dict[str, Status] = field(default_factory=dict)
 
     def note(self, event: Event) -> None:
         """Take one more event into account."""
@@ -79,8 +82,13 @@ class Evidence:
             isinstance(event, ConnectionMade) and event.data.purpose
         ):
             self.purpose = True
-        elif isinstance(event, ProposalAccepted):
-            self.accepted_proposal = True
+        elif isinstance(event, ProposalEvent):
+            # only an acceptance the lifecycle accepts is evidence (the projection's rules)
+            proposal_id = event.data.proposal_id
+            verdict = judge(self.proposals.get(proposal_id), event)
+            if verdict.accepted and verdict.status is not None:
+                self.proposals[proposal_id] = verdict.status
+                self.accepted_proposal = self.accepted_proposal or verdict.status == "accepted"
 
     def gaps(self, to: Stage) -> tuple[str, ...]:
         """Evidence a promotion to `to` lacks."""
@@ -121,7 +129,7 @@ def audit(relationship_id: str, events: Iterable[tuple[int, Event]]) -> Audit:
             evidence.note(event)
             continue
         change = event.data
-        verdict = check(result.stage, change)
+        after, verdict = step(result.stage, change)
         gaps = evidence.gaps(change.to) if change.to != result.stage else ()
         result.changes.append(
             AuditedChange(
@@ -139,6 +147,5 @@ def audit(relationship_id: str, events: Iterable[tuple[int, Event]]) -> Audit:
                 why=verdict.reason,
             )
         )
-        if verdict.accepted:
-            result.stage = change.to
+        result.stage = after
     return result

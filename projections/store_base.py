@@ -1,7 +1,9 @@
-"""What every projection store shares: SQLite in WAL mode, the checkpoint, applied event ids.
+"""What every projection store shares: SQLite in WAL mode, the checkpoint, the event ids read.
 
-View rows, applied event ids and the checkpoint (the last applied stream sequence) commit in
-one transaction, so a projection applies every event exactly once, even after kill -9.
+View rows, the ids of the events read (each with its stream sequence and digest: the first
+stored copy of an id counts, see `events.reading`) and the checkpoint (the last applied stream
+sequence) commit in one transaction, so a projection applies every event exactly once, even
+after kill -9; the count of dead letters commits with them.
 The writer has its own connection; queries, and the projector's reads of the states it is
 about to fold, go through another (WAL lets them run while the writer commits).
 """
@@ -19,13 +21,16 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
     from pathlib import Path
 
+    from events.reading import FirstCopy
+
+NewId = tuple[str, int, bytes]  # (event id, stream sequence, digest) of a first stored copy
 S = TypeVar("S")
 
 COMMON_TABLES = (
     """CREATE TABLE IF NOT EXISTS rapport_meta (
         key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS applied_events (
-        event_id TEXT PRIMARY KEY) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS event_ids (
+        event_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, digest BLOB NOT NULL) WITHOUT ROWID""",
 )
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -130,16 +135,30 @@ class SqliteStore(Generic[S]):
             row = await cur.fetchone()
         return str(row[0]) if row else default
 
-    async def applied(self, event_ids: Collection[str]) -> set[str]:
-        """Which of these event ids this store has applied already."""
-        found: set[str] = set()
+    async def first_copies(self, event_ids: Collection[str]) -> dict[str, FirstCopy]:
+        """(seq, digest) of the first stored copy of each of these ids this store has read."""
+        found: dict[str, FirstCopy] = {}
         for part in chunked(list(event_ids)):
             sql = (
-                f"SELECT event_id FROM applied_events WHERE event_id IN ({placeholders(len(part))})"
+                "SELECT event_id, seq, digest FROM event_ids "
+                f"WHERE event_id IN ({placeholders(len(part))})"
             )
-            async with self.writer.execute(sql, part) as cursor:
-                found.update(row[0] for row in await cursor.fetchall())
+            async with self.reader.execute(sql, part) as cursor:
+                for event_id, seq, digest in await cursor.fetchall():
+                    found[event_id] = (seq, bytes(digest))
         return found
+
+    async def dead_lettered(self) -> int:
+        """How many stored messages this store's projection has dead-lettered, ever."""
+        return int(await self.meta("dead_lettered", "0", reader=False))
+
+    async def set_meta(self, key: str, value: str) -> None:
+        """Record a value of the store's own bookkeeping (outside any batch)."""
+        await self.writer.execute(
+            "INSERT INTO rapport_meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, value),
+        )
 
     async def load(self, keys: Collection[str]) -> dict[str, S]:
         """Committed states of these relationships (absent ones are left out).
@@ -163,18 +182,25 @@ class SqliteStore(Generic[S]):
         self,
         changes: Mapping[str, tuple[S | None, S]],
         seq: int,
-        event_ids: Sequence[str],
+        new_ids: Sequence[NewId],
+        dead_letters: int = 0,
     ) -> None:
-        """Write changed states, applied ids and the checkpoint in one transaction."""
+        """Write changed states, new event ids, the dead-letter count and the checkpoint at once."""
         writer = self.writer
         await writer.execute("BEGIN IMMEDIATE")
         try:
             if changes:
                 await self.write_rows(writer, changes)
-            if event_ids:
+            if new_ids:
                 await writer.executemany(
-                    "INSERT OR IGNORE INTO applied_events (event_id) VALUES (?)",
-                    [(event_id,) for event_id in event_ids],
+                    "INSERT OR IGNORE INTO event_ids (event_id, seq, digest) VALUES (?,?,?)",
+                    new_ids,
+                )
+            if dead_letters:
+                await writer.execute(
+                    "INSERT INTO rapport_meta (key, value) VALUES ('dead_lettered', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value=CAST(value AS INTEGER) + ?",
+                    (str(dead_letters), dead_letters),
                 )
             await writer.execute(
                 "INSERT INTO rapport_meta (key, value) VALUES ('checkpoint', ?) "
@@ -183,7 +209,8 @@ class SqliteStore(Generic[S]):
             )
             await writer.execute("COMMIT")
         except BaseException:
-            await writer.execute("ROLLBACK")
+            if writer.in_transaction:  # a failed COMMIT (e.g. a full disk) has rolled back
+                await writer.execute("ROLLBACK")
             raise
         for key, (_, state) in changes.items():
             self._cache[key] = state

@@ -70,7 +70,7 @@ def audit(
 
 async def _history(settings: Settings, relationship_id: str) -> list[dict[str, Any]]:
     from services.connection import connect
-    from services.history import history_page
+    from services.history import history_item, history_page, identity_over_nats
     from services.log_reader import DirectReader
 
     nc = await connect(settings, "cli", retry_forever=False)
@@ -79,8 +79,9 @@ async def _history(settings: Settings, relationship_id: str) -> list[dict[str, A
     try:
         after, more = 0, True
         while more:
-            page, more = await history_page(reader, relationship_id, after, 1000)
-            items.extend(item.reply() for item in page)
+            first_copies = identity_over_nats(nc, settings.request_timeout * 2)
+            page, more = await history_page(reader, relationship_id, after, 1000, first_copies)
+            items.extend(history_item(item) for item in page)
             if page:
                 after = page[-1].seq
     finally:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import nats
 
+MAX_PAYLOAD = 8 * 1024 * 1024
 BIND_FAILED = re.compile(r"listen tcp [^:]*:(\d+): bind: address already in use")
 
 
@@ -132,17 +133,19 @@ class EmbeddedNats:
 
     @property
     def config_file(self) -> Path:
-        """Where the server's authorization block is written (never on the command line)."""
-        return self.store_dir / "auth.conf"
+        """Where the server's configuration is written (secrets never on the command line)."""
+        return self.store_dir / "server.conf"
 
     def write_config(self) -> list[str]:
-        """Write the authorization the clients must present; the args that load it."""
-        if not self.auth:
-            return []
-        lines = [f"  {key}: {_quote(value)}" for key, value in self.auth.items()]
+        """Write the limits and the authorization the clients must present; the args to load it."""
+        # room for the largest request body the gateway and the ingest accept, and then some
+        config = f"max_payload: {MAX_PAYLOAD}\n"
+        if self.auth:
+            lines = [f"  {key}: {_quote(value)}" for key, value in self.auth.items()]
+            config += "authorization {\n" + "\n".join(lines) + "\n}\n"
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.config_file.touch(mode=0o600)
-        self.config_file.write_text("authorization {\n" + "\n".join(lines) + "\n}\n")
+        self.config_file.write_text(config)
         return ["--config", str(self.config_file)]
 
     def command(self) -> list[str]:

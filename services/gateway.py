@@ -22,7 +22,6 @@ from services.hosting import ping_subject, settle_memory
 from services.http_events import json_response
 from services.http_events import router as events_router
 from services.http_queries import router as queries_router
-from services.ingest import Ingestor
 from services.log_reader import DirectReader
 from services.metrics import Metrics
 from services.web.routes import router as web_router
@@ -50,11 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nc = await connect(settings, "gateway")
-        ingestor = Ingestor(
-            nc, max_batch=settings.max_batch, publish_timeout=settings.publish_timeout
-        )
         app.state.nc = nc
-        app.state.ingestor = ingestor
         app.state.reader = DirectReader(nc, timeout=settings.request_timeout * 2)
 
         async def ping(msg: Msg) -> None:
@@ -68,7 +63,6 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await app.state.reader.close()
-            await ingestor.close()
             with contextlib.suppress(Exception):
                 await nc.drain()
 

@@ -12,7 +12,7 @@ from projections.health.policy import BANDS
 from projections.health.score import assess
 from projections.health.store import HealthStore
 from services.cursors import decode_cursor, encode_cursor
-from services.history import read_relationship, valid_until
+from services.history import events_until, read_relationship
 from services.partitioning import merge_ordered
 from services.projection_service import NotFound, ProjectionSpec, Route
 
@@ -43,8 +43,10 @@ def routes(service: ProjectionService) -> list[Route]:
         if state is not None and as_of.timestamp() < state.latest_at:
             # the stored state knows events after `as_of`: fold the log up to it instead
             state = None
-            stored = await read_relationship(service.reader, query.relationship_id)
-            for seq, event in valid_until(stored, as_of):
+            stored = await read_relationship(
+                service.reader, query.relationship_id, service.first_copies
+            )
+            for seq, event in events_until(stored, as_of):
                 state = health.apply(state, event, seq)
         if state is None:
             raise NotFound(f"relationship {query.relationship_id}")
@@ -122,4 +124,4 @@ def merge_summary(query: HealthSummaryQuery, replies: list[dict[str, Any]]) -> d
     return {**replies[0], "bands": bands, "total": sum(bands.values())}
 
 
-SPEC = ProjectionSpec(name="health", fold=health.apply, store=HealthStore, routes=routes)
+SPEC = ProjectionSpec(name="health", fold=health.apply, store=HealthStore, routes=routes, version=2)

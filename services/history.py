@@ -1,86 +1,123 @@
-"""A relationship's stored events, read through the stream's subject filter (never a scan)."""
+"""A relationship's stored events, read through the stream's subject filter (never a scan).
+
+Every message goes through the one reader of the log (`events.reading`), with what an index
+of event ids knows of the first stored copies: the audit, `as_of` answers, history and the
+dashboard count a copy once, exactly as the projections do.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from events import InvalidEvent
-from events.parsing import parse_stored
-from events.subjects import relationship_filter, stored_under
+from events.reading import Copy, Dead, Fresh, decode, ids_of, read_in_order
+from events.subjects import query_subject, relationship_filter
+from services.log_reader import LogReadError
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
     from datetime import datetime
 
+    from nats.aio.client import Client as NATS
+
     from events import Event
-    from services.log_reader import DirectReader, StoredMessage
+    from events.reading import FirstCopy, Reading, StoredMessage
+    from services.log_reader import DirectReader
+
+    # What an index of event ids knows: (seq, digest) of the first stored copy of each id,
+    # given the ids and the highest sequence read (so it can first catch up to it).
+    FirstCopies = Callable[[set[str], int], Awaitable[dict[str, FirstCopy]]]
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    """An event as the log has it: its stream sequence, raw message, and (if valid) the event."""
-
-    seq: int
-    message: StoredMessage
-    event: Event | None
-    error: str | None
-    upcast_from: int | None = None
-
-    @classmethod
-    def read(cls, message: StoredMessage) -> StoredEvent:
-        """Parse (and upcast) one stored message."""
-        try:
-            parsed = parse_stored(message.data)
-        except InvalidEvent as exc:
-            return cls(message.seq, message, None, str(exc))
-        event = parsed.event
-        if not stored_under(message.subject, event.subject, event.type):
-            error = f"subject mismatch: stored under {message.subject}"
-            return cls(message.seq, message, None, error)
-        return cls(message.seq, message, event, None, parsed.upcast_from)
-
-    def reply(self) -> dict[str, Any]:
-        """As `GET /v1/relationships/{id}/events` shows it."""
-        item: dict[str, Any] = {
-            "seq": self.seq,
-            "subject": self.message.subject,
-            "stored_at": self.message.headers.get("Nats-Time-Stamp"),
-        }
-        if self.event is None:
-            item["event"] = None
-            item["error"] = self.error
-            item["raw"] = self.message.data.decode("utf-8", errors="replace")[:4000]
-            return item
-        if self.upcast_from is None:
-            item["event"] = orjson.loads(self.message.data)
-        else:  # shown in the current shape, with what was stored beside it
-            item["event"] = self.event.model_dump(mode="json", by_alias=True, exclude_none=True)
-            item["upcast_from"] = self.upcast_from
-            item["stored_as"] = orjson.loads(self.message.data)
-        return item
+IDENTITY_LOOKUP = query_subject("identity", "lookup")
+LOOKUP_CHUNK = 1000
 
 
-async def read_relationship(reader: DirectReader, relationship_id: str) -> list[StoredEvent]:
-    """Every stored event of one relationship, oldest first."""
-    return [StoredEvent.read(m) for m in await reader.read(relationship_filter(relationship_id))]
+def identity_over_nats(nc: NATS, timeout: float) -> FirstCopies:
+    """Ask the index of event ids (the ingest service) about first copies, over NATS."""
+
+    async def first_copies(ids: set[str], upto_seq: int) -> dict[str, FirstCopy]:
+        found: dict[str, FirstCopy] = {}
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), LOOKUP_CHUNK):
+            body = {"ids": ordered[start : start + LOOKUP_CHUNK], "upto_seq": upto_seq}
+            try:
+                message = await nc.request(IDENTITY_LOOKUP, orjson.dumps(body), timeout=timeout)
+            except Exception as exc:
+                raise LogReadError(
+                    f"the index of event ids (the ingest service) did not answer "
+                    f"{IDENTITY_LOOKUP} ({exc.__class__.__name__})"
+                ) from None
+            reply = orjson.loads(message.data)
+            if "error" in reply:
+                raise LogReadError(f"the index of event ids: {reply['error']['message']}")
+            for event_id, first in reply["found"].items():
+                found[event_id] = (int(first["seq"]), bytes.fromhex(first["digest"]))
+        return found
+
+    return first_copies
+
+
+async def judge(messages: list[StoredMessage], first_copies: FirstCopies) -> list[Reading]:
+    """Read messages of the log in stream order, knowing what came before them."""
+    decoded = [decode(message) for message in messages]
+    ids = ids_of(decoded)
+    known = await first_copies(ids, messages[-1].seq) if ids else {}
+    return read_in_order(decoded, known)
+
+
+async def read_relationship(
+    reader: DirectReader, relationship_id: str, first_copies: FirstCopies
+) -> list[Reading]:
+    """Every stored message of one relationship, read, oldest first."""
+    messages = await reader.read(relationship_filter(relationship_id))
+    return await judge(messages, first_copies) if messages else []
 
 
 async def history_page(
-    reader: DirectReader, relationship_id: str, after_seq: int, limit: int
-) -> tuple[list[StoredEvent], bool]:
-    """One page of a relationship's stored events after `after_seq`, and whether more follow."""
+    reader: DirectReader,
+    relationship_id: str,
+    after_seq: int,
+    limit: int,
+    first_copies: FirstCopies,
+) -> tuple[list[Reading], bool]:
+    """One page of a relationship's stored messages after `after_seq`, and whether more follow."""
     messages, more = await reader.read_page(
         relationship_filter(relationship_id), after_seq + 1, limit
     )
-    return [StoredEvent.read(m) for m in messages], more
+    return (await judge(messages, first_copies) if messages else []), more
 
 
-def valid_until(stored: list[StoredEvent], as_of: datetime | None) -> list[tuple[int, Event]]:
-    """(seq, event) of the valid events whose time is at or before `as_of`, in stream order."""
+def events_until(readings: list[Reading], as_of: datetime | None) -> list[tuple[int, Event]]:
+    """(seq, event) of the events that took effect, with `time` at or before `as_of`."""
     return [
-        (item.seq, item.event)
-        for item in stored
-        if item.event is not None and (as_of is None or item.event.time <= as_of)
+        (reading.seq, reading.event)
+        for reading in readings
+        if isinstance(reading, Fresh) and (as_of is None or reading.event.time <= as_of)
     ]
+
+
+def history_item(reading: Reading) -> dict[str, Any]:
+    """One stored message as `GET /v1/relationships/{id}/events` shows it."""
+    message = reading.message
+    item: dict[str, Any] = {
+        "seq": message.seq,
+        "subject": message.subject,
+        "stored_at": message.headers.get("Nats-Time-Stamp"),
+    }
+    if isinstance(reading, Dead):
+        item["event"] = None
+        item["error"] = reading.problem
+        item["raw"] = message.data.decode("utf-8", errors="replace")[:4000]
+        return item
+    upcast_from = reading.upcast_from if isinstance(reading, Fresh) else None
+    if upcast_from is None:
+        item["event"] = orjson.loads(message.data)
+    else:  # shown in the current shape, with what was stored beside it
+        item["event"] = reading.event.model_dump(mode="json", by_alias=True, exclude_none=True)
+        item["upcast_from"] = upcast_from
+        item["stored_as"] = orjson.loads(message.data)
+    if isinstance(reading, Copy):
+        item["duplicate_of"] = reading.original_seq
+    return item

@@ -1,4 +1,8 @@
-"""POST /v1/events: the HTTP door of the validated ingest."""
+"""POST /v1/events: the HTTP door of the validated ingest (it asks `rapport.ingest`).
+
+One ingest, one index of event ids: the gateway forwards the body to the ingest service over
+NATS and turns its reply into HTTP statuses.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
 
-from services.ingest import BodyError
+from events.subjects import INGEST_SUBJECT
+from services.ingest import BodyError, split_body
 
 if TYPE_CHECKING:
-    from services.ingest import Ingestor
+    from nats.aio.client import Client as NATS
 
 ACCEPTED_CONTENT_TYPES = (
     "application/json",
@@ -19,6 +26,7 @@ ACCEPTED_CONTENT_TYPES = (
 )
 # A single event refused: the status that says why. A batch is always 202 with its parts.
 STATUS_OF_CODE = {"invalid": 422, "rejected": 422, "conflict": 409, "unavailable": 503}
+STATUS_OF_BODY_ERROR = {"invalid": 400, "too_large": 413}
 
 _EXAMPLE = {
     "specversion": "1.0",
@@ -56,7 +64,8 @@ def json_response(payload: dict[str, Any], status: int) -> Response:
 def body_error(status: int, message: str) -> Response:
     """An error about the whole body: nothing in it was taken."""
     rejected = [{"id": None, "error": message, "code": "invalid"}]
-    error = {"code": "invalid", "message": message}
+    code = {413: "too_large", 415: "unsupported_media_type", 503: "unavailable"}.get(status)
+    error = {"code": code or "invalid", "message": message}
     return json_response({"accepted": [], "rejected": rejected, "error": error}, status)
 
 
@@ -90,7 +99,7 @@ async def read_limited(request: Request, limit: int) -> bytes | None:
 async def post_events(request: Request) -> Response:
     """Validate and append events; a batch keeps its good events and names the bad ones."""
     settings = request.app.state.settings
-    ingestor: Ingestor = request.app.state.ingestor
+    nc: NATS = request.app.state.nc
     content_type = request.headers.get("content-type", "application/json")
     media_type = content_type.split(";")[0].strip().lower()
     if media_type not in ACCEPTED_CONTENT_TYPES:
@@ -99,20 +108,35 @@ async def post_events(request: Request) -> Response:
             f"content-type {media_type!r} is not accepted; send one of "
             + ", ".join(ACCEPTED_CONTENT_TYPES),
         )
-    limit = settings.max_body_bytes
+    limit = min(settings.max_body_bytes, nc.max_payload - 4096)  # what one NATS message holds
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         return body_error(413, f"body: {declared} bytes is more than the limit of {limit}")
     body = await read_limited(request, limit)
     if body is None:
         return body_error(413, f"body: more than the limit of {limit} bytes")
-    try:
-        result = await ingestor.ingest(body)
+    try:  # what is not events at all is refused here, without a trip to the ingest
+        split_body(body, settings.max_batch)
     except BodyError as exc:
         return body_error(exc.status, str(exc))
-    payload = result.reply()
-    if result.batch or not result.rejected:
+    within = settings.publish_timeout + settings.request_timeout
+    try:
+        message = await nc.request(INGEST_SUBJECT, body, timeout=within)
+    except NoRespondersError:
+        return body_error(
+            503, f"the ingest service is not running (nobody answers {INGEST_SUBJECT})"
+        )
+    except NatsTimeout:
+        return body_error(
+            503, f"the ingest service did not answer within {within:g} s; retry with the same ids"
+        )
+    payload: dict[str, Any] = orjson.loads(message.data)
+    error = payload.get("error")
+    if error:  # the body as a whole was refused
+        return json_response(payload, STATUS_OF_BODY_ERROR.get(error.get("code"), 400))
+    rejected = payload.get("rejected", [])
+    if body.lstrip()[:1] == b"[" or not rejected:
         return json_response(payload, 202)
-    refused = result.rejected[0]
+    refused = rejected[0]
     payload["error"] = {"code": refused["code"], "message": refused["error"]}
     return json_response(payload, STATUS_OF_CODE.get(refused["code"], 422))

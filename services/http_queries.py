@@ -14,7 +14,7 @@ from events.queries import Band, ProposalStatus
 from events.stages import Level, Stage
 from events.subjects import query_subject
 from services.cursors import BadCursor, decode_cursor, encode_cursor
-from services.history import history_page
+from services.history import history_item, history_page, identity_over_nats
 from services.http_events import json_response
 from services.log_reader import DirectReader, LogReadError
 from services.stage_queries import AUDIT_SUBJECT
@@ -166,7 +166,10 @@ async def get_events(
             {"error": {"code": "invalid", "message": "cursor: not a cursor this API issued"}}, 400
         )
     try:
-        page, more = await history_page(reader, relationship_id, after, limit)
+        first_copies = identity_over_nats(
+            request.app.state.nc, request.app.state.settings.request_timeout
+        )
+        page, more = await history_page(reader, relationship_id, after, limit, first_copies)
     except LogReadError as exc:
         return _unavailable(str(exc))
     if not page and not cursor:
@@ -175,7 +178,7 @@ async def get_events(
     return json_response(
         {
             "relationship_id": relationship_id,
-            "items": [item.reply() for item in page],
+            "items": [history_item(item) for item in page],
             "next_cursor": encode_cursor(page[-1].seq) if more and page else None,
         },
         200,

@@ -1,26 +1,38 @@
 """Validated ingest: one implementation behind both doors (`rapport.ingest` and POST /v1/events).
 
-Every event is validated against the contract before it is written. Stage changes are also
-checked against the relationship's current stage, folded from its stored stage changes, and
-appended with `Nats-Expected-Last-Subject-Sequence`: of two racing writers, one wins and the
-other gets a conflict. Accepted events are published with `Nats-Msg-Id` = event id.
+What it acknowledges, every projection applies, once:
+- every event is validated against the contract before it is written (the one reader of the
+  log judges it exactly as the projections will);
+- its id is looked up in the durable index of event ids: the same event again is answered
+  `duplicate` with the original sequence at any age, another event under a used id is a
+  `conflict`;
+- a stage change is checked against the relationship's stage timeline, and a proposal event
+  against the proposal lifecycle, both read through the one reader; they are appended with
+  `Nats-Expected-Last-Subject-Sequence` (over the relationship's proposal subjects for
+  proposal events), so of two racing writers one wins and the other gets a conflict.
+Everything is published with `Nats-Msg-Id` = event id.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-import orjson
+import msgspec
 from nats.js.errors import APIError
 
-from events import InvalidEvent, Stage, StageChanged, parse_event
-from events.stage_rules import check
-from events.subjects import event_subject, stage_subject
+from events import Stage, StageChanged
+from events.envelope import ProposalEvent
+from events.identity import digest
+from events.parsing import InvalidEvent, parse_stored
+from events.proposal_rules import judge
+from events.reading import Fresh, decode, ids_of, read_in_order
+from events.subjects import event_subject, proposals_filter, stage_subject
+from events.timeline import step
+from services.identity import IndexBehind
 from services.log_reader import DirectReader, LogReadError
 
 if TYPE_CHECKING:
@@ -28,12 +40,17 @@ if TYPE_CHECKING:
     from nats.js.api import PubAck
 
     from events import Event
+    from events.proposal_rules import Status
+    from events.reading import FirstCopy
+    from services.identity import IdentityIndex
 
 
 WRONG_LAST_SEQUENCE = 10071  # JetStream: Nats-Expected-Last-Subject-Sequence did not hold
 # Every field has a bound, but extension attributes do not: cap the whole event instead.
 MAX_EVENT_BYTES = 64 * 1024
 LANES = 64  # relationships of one batch appended at the same time
+_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
+_RAW_ONE = msgspec.json.Decoder(msgspec.Raw)
 
 
 class BodyError(ValueError):
@@ -41,16 +58,35 @@ class BodyError(ValueError):
 
     def __init__(self, status: int, message: str) -> None:
         self.status = status
+        self.code = "too_large" if status == 413 else "invalid"
         super().__init__(message)
 
 
-@dataclass(slots=True)
-class StageLog:
-    """A relationship's stored stage changes, folded: where it stands and what is stored."""
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A valid event of a request: where it was, what it is, its bytes as sent, its digest."""
 
-    last_seq: int = 0  # stream sequence of its last stored stage change (0: none yet)
+    index: int
+    event: Event
+    raw: bytes
+    digest: bytes
+
+
+@dataclass(slots=True)
+class GuardLog:
+    """What is stored under a guarded subject of one relationship, folded.
+
+    The stage guard reads `rapport.ev.<id>.stage.changed`; the proposal guard reads
+    `rapport.ev.<id>.proposal.*`.
+    """
+
+    last_seq: int = 0  # stream sequence of the last message stored under it (0: none yet)
     stage: Stage = Stage.CONNECTION
-    ids: dict[str, int] = field(default_factory=dict)  # event id -> stream sequence
+    proposals: dict[str, Status] = field(default_factory=dict)
+    ids: dict[str, FirstCopy] = field(default_factory=dict)  # first copies stored under it
+
+
+GuardKind = Literal["stage", "proposals"]
 
 
 @dataclass(slots=True)
@@ -78,50 +114,55 @@ class IngestResult:
         """The contract's ingest reply."""
         return {"accepted": self.accepted, "rejected": self.rejected}
 
-    @property
-    def codes(self) -> set[str]:
-        """The rejection codes present."""
-        return {entry["code"] for entry in self.outcomes if "error" in entry}
 
-
-def split_body(body: bytes, max_batch: int) -> tuple[list[Any], bool]:
-    """Decode a body into its envelopes; say whether it was a batch."""
+def split_body(body: bytes, max_batch: int) -> tuple[list[bytes], bool]:
+    """The envelopes of a body, each as the exact bytes sent; say whether it was a batch."""
+    start = body.lstrip()[:1]
     try:
-        decoded = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        if start == b"[":
+            items = [bytes(raw) for raw in _RAW_LIST.decode(body)]
+            if len(items) > max_batch:
+                raise BodyError(
+                    413, f"batch: {len(items)} events is more than the limit of {max_batch}"
+                )
+            return items, True
+        one = bytes(_RAW_ONE.decode(body))
+    except (msgspec.DecodeError, RecursionError) as exc:
         try:
             body.decode("utf-8")
         except UnicodeDecodeError as bad:
             raise BodyError(400, f"body: not valid UTF-8 (byte {bad.start})") from None
-        raise BodyError(400, f"body: not valid JSON ({exc})") from None
-    if isinstance(decoded, dict):
-        return [decoded], False
-    if isinstance(decoded, list):
-        if len(decoded) > max_batch:
-            raise BodyError(
-                413, f"batch: {len(decoded)} events is more than the limit of {max_batch}"
-            )
-        return decoded, True
-    raise BodyError(400, "body: must be a JSON object (one event) or an array of them (a batch)")
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise BodyError(400, f"body: not valid JSON ({reason})") from None
+    if start != b"{":
+        raise BodyError(
+            400, "body: must be a JSON object (one event) or an array of them (a batch)"
+        )
+    return [one], False
 
 
 class Ingestor:
-    """Validate, stage-check and append events to RAPPORT_EVENTS."""
+    """Validate, check identity and rules, and append events to RAPPORT_EVENTS."""
 
     def __init__(
         self,
         nc: NATS,
+        identity: IdentityIndex,
         *,
+        duplicate_window: float = 120.0,
         max_batch: int = 1000,
         publish_timeout: float = 5.0,
         cache_size: int = 50_000,
     ) -> None:
+        self._nc = nc
         self._js = nc.jetstream(timeout=publish_timeout, publish_async_max_pending=4000)
         self._reader = DirectReader(nc, timeout=publish_timeout)
+        self._identity = identity
+        self._window = duplicate_window
         self._max_batch = max_batch
         self._publish_timeout = publish_timeout
         self._cache_size = cache_size
-        self._stage_logs: OrderedDict[str, StageLog] = OrderedDict()
+        self._guards: OrderedDict[tuple[GuardKind, str], GuardLog] = OrderedDict()
 
     async def close(self) -> None:
         """Release the reader's subscription."""
@@ -132,142 +173,251 @@ class Ingestor:
         items, batch = split_body(body, self._max_batch)
         outcomes: list[dict[str, Any]] = [{} for _ in items]
         # Valid events by relationship, in request order: each relationship's events are
-        # appended in that order; different relationships go at the same time (a stage change
-        # waits for its check and its ack, and should not hold up the rest of a batch).
-        by_relationship: dict[str, list[tuple[int, Event, bytes]]] = {}
-        for index, item in enumerate(items):
-            checked = self._validate(index, item)
+        # appended in that order; different relationships go at the same time (a guarded
+        # event waits for its check and its ack, and should not hold up the rest of a batch).
+        by_relationship: dict[str, list[Candidate]] = {}
+        for index, raw in enumerate(items):
+            checked = _validate(index, raw)
             if isinstance(checked, dict):
                 outcomes[index] = checked
             else:
-                by_relationship.setdefault(checked[0].subject, []).append((index, *checked))
-        pending: list[tuple[int, str, asyncio.Future[PubAck]]] = []
+                by_relationship.setdefault(checked.event.subject, []).append(checked)
+        candidates = [c for lane in by_relationship.values() for c in lane]
+        if not candidates:
+            return IngestResult(batch=batch, outcomes=outcomes)
+        known = await self._identity.first_copies(ids_of_candidates(candidates))
+        fresh: bool | None = None  # whether "not in the index" means new (asked once, lazily)
+        pending: list[tuple[Candidate, asyncio.Future[PubAck]]] = []
         lanes = asyncio.Semaphore(LANES)
 
-        async def append(events: list[tuple[int, Event, bytes]]) -> None:
-            async with lanes:
-                for index, event, raw in events:
-                    if isinstance(event, StageChanged):
-                        outcomes[index] = await self._append_stage_change(index, event, raw)
-                        continue
-                    try:
-                        future = await self._js.publish_async(
-                            event_subject(event.subject, event.type),
-                            raw,
-                            headers={"Nats-Msg-Id": event.id},
-                            wait_stall=self._publish_timeout,
-                        )
-                    except Exception as exc:
-                        outcomes[index] = _rejected(
-                            index, event.id, "unavailable", _unavailable(exc)
-                        )
-                        continue
-                    pending.append((index, event.id, future))
+        async def index_is_fresh() -> bool:
+            nonlocal fresh
+            if fresh is None:
+                try:
+                    fresh = await self._identity.fresh(
+                        self._nc, self._window, self._publish_timeout
+                    )
+                except Exception:  # the stream did not answer: treat as not fresh
+                    fresh = False
+            return fresh
 
-        await asyncio.gather(*(append(events) for events in by_relationship.values()))
+        async def append(lane: list[Candidate]) -> None:
+            async with lanes:
+                for candidate in lane:
+                    event = candidate.event
+                    first = known.get(event.id)
+                    if first is not None:
+                        outcomes[candidate.index] = _by_identity(candidate, first)
+                    elif not await index_is_fresh():
+                        outcomes[candidate.index] = _rejected(
+                            candidate, "unavailable", _INDEX_BEHIND
+                        )
+                    elif isinstance(event, StageChanged):
+                        outcomes[candidate.index] = await self._guarded(candidate, "stage")
+                    elif isinstance(event, ProposalEvent):
+                        outcomes[candidate.index] = await self._guarded(candidate, "proposals")
+                    else:
+                        try:
+                            future = await self._js.publish_async(
+                                event_subject(event.subject, event.type),
+                                candidate.raw,
+                                headers={"Nats-Msg-Id": event.id},
+                                wait_stall=self._publish_timeout,
+                            )
+                        except Exception as exc:
+                            outcomes[candidate.index] = _rejected(
+                                candidate, "unavailable", _unavailable(exc)
+                            )
+                            continue
+                        pending.append((candidate, future))
+
+        await asyncio.gather(*(append(lane) for lane in by_relationship.values()))
         deadline = time.monotonic() + self._publish_timeout
-        for index, event_id, future in pending:
+        for candidate, future in pending:
             try:
                 ack = await asyncio.wait_for(future, max(0.0, deadline - time.monotonic()))
             except Exception as exc:
                 future.cancel()
-                outcomes[index] = _rejected(index, event_id, "unavailable", _unavailable(exc))
+                outcomes[candidate.index] = _rejected(candidate, "unavailable", _unavailable(exc))
                 continue
-            outcomes[index] = _accepted(event_id, ack.seq, ack.duplicate)
+            outcomes[candidate.index] = await self._acknowledged(candidate, ack)
         return IngestResult(batch=batch, outcomes=outcomes)
 
-    @staticmethod
-    def _validate(index: int, item: Any) -> tuple[Event, bytes] | dict[str, Any]:
-        """The event and its bytes, or the rejection naming what is wrong."""
-        event_id = item.get("id") if isinstance(item, dict) else None
-        if not isinstance(event_id, str):
-            event_id = None
+    async def _acknowledged(self, candidate: Candidate, ack: PubAck) -> dict[str, Any]:
+        """The outcome of a publish JetStream confirmed (perhaps as a duplicate in its window)."""
+        if not ack.duplicate:
+            return _accepted(candidate, ack.seq)
+        # The window caught the id: the message under it may be this event, or another one
+        # (or junk published with a chosen Nats-Msg-Id). The index says which.
         try:
-            raw = orjson.dumps(item)
-        except TypeError as exc:  # orjson reads deeper nesting than it writes
+            known = await self._identity.first_copies({candidate.event.id}, upto_seq=ack.seq)
+        except IndexBehind as exc:
+            return _rejected(candidate, "unavailable", str(exc))
+        first = known.get(candidate.event.id)
+        if first is None:
             return _rejected(
-                index, event_id, "invalid", f"event: nested too deeply to store ({exc})"
+                candidate,
+                "conflict",
+                f"conflict: id {candidate.event.id!r} is held by the message at seq {ack.seq}, "
+                "which is not a valid event, for JetStream's duplicate window; retry later "
+                "or use another id",
             )
-        if len(raw) > MAX_EVENT_BYTES:
-            error = f"event: {len(raw)} bytes is more than the {MAX_EVENT_BYTES} one event may have"
-            return _rejected(index, event_id, "invalid", error)
-        try:
-            return parse_event(raw), raw
-        except InvalidEvent as exc:
-            return _rejected(index, event_id, "invalid", str(exc))
+        return _by_identity(candidate, first)
 
-    async def _append_stage_change(
-        self, index: int, event: StageChanged, raw: bytes
-    ) -> dict[str, Any]:
+    async def _guarded(self, candidate: Candidate, kind: GuardKind) -> dict[str, Any]:
+        """Check a stage change or proposal event against what is stored, then append it."""
+        event = candidate.event
         relationship = event.subject
         try:
-            log = await self._refresh(relationship)
-        except LogReadError as exc:
-            error = f"cannot read the current stage: {exc}"
-            return _rejected(index, event.id, "unavailable", error)
-        if event.id in log.ids:  # a retry of a change already stored
-            return _accepted(event.id, log.ids[event.id], duplicate=True)
-        verdict = check(log.stage, event.data)
-        if not verdict.accepted:
-            code = "conflict" if "from-mismatch" in verdict.flags else "rejected"
-            return _rejected(index, event.id, code, f"data.to: {verdict.reason}")
+            log = await self._refresh(kind, relationship)
+        except (LogReadError, IndexBehind) as exc:
+            what = "stage" if kind == "stage" else "proposals"
+            return _rejected(candidate, "unavailable", f"cannot read the current {what}: {exc}")
+        first = log.ids.get(event.id)
+        if first is not None:  # a retry of an event stored since the index was asked
+            return _by_identity(candidate, first)
+        headers = {
+            "Nats-Msg-Id": event.id,
+            "Nats-Expected-Last-Subject-Sequence": str(log.last_seq),
+        }
+        after_stage, status = log.stage, None
+        if isinstance(event, StageChanged):
+            after_stage, verdict = step(log.stage, event.data)
+            if not verdict.accepted:
+                code = "conflict" if "from-mismatch" in verdict.flags else "rejected"
+                return _rejected(candidate, code, f"data.to: {verdict.reason}")
+        elif isinstance(event, ProposalEvent):
+            transition = judge(log.proposals.get(event.data.proposal_id), event)
+            if not transition.accepted:
+                return _rejected(candidate, "rejected", f"data.proposal_id: {transition.why}")
+            status = transition.status
+            headers["Nats-Expected-Last-Subject-Sequence-Subject"] = proposals_filter(relationship)
         try:
             ack = await self._js.publish(
-                stage_subject(relationship),
-                raw,
+                event_subject(relationship, event.type),
+                candidate.raw,
                 timeout=self._publish_timeout,
-                headers={
-                    "Nats-Msg-Id": event.id,
-                    "Nats-Expected-Last-Subject-Sequence": str(log.last_seq),
-                },
+                headers=headers,
             )
         except APIError as exc:
             if exc.err_code == WRONG_LAST_SEQUENCE:
-                self._stage_logs.pop(relationship, None)
-                error = (
-                    f"conflict: relationship {relationship} changed stage while this "
-                    "change was checked; read its stage again and retry"
-                )
-                return _rejected(index, event.id, "conflict", error)
-            return _rejected(index, event.id, "unavailable", _unavailable(exc))
+                return await self._lost_race(candidate, kind)
+            return _rejected(candidate, "unavailable", _unavailable(exc))
         except Exception as exc:
-            return _rejected(index, event.id, "unavailable", _unavailable(exc))
-        if not ack.duplicate and ack.seq > log.last_seq:
-            log.ids[event.id] = ack.seq
-            log.last_seq = ack.seq
-            log.stage = event.data.to
-        return _accepted(event.id, ack.seq, ack.duplicate)
+            return _rejected(candidate, "unavailable", _unavailable(exc))
+        if ack.duplicate:
+            return await self._acknowledged(candidate, ack)
+        log.last_seq = ack.seq  # nothing else was stored under it in between: JetStream checked
+        log.ids[event.id] = (ack.seq, candidate.digest)
+        log.stage = after_stage
+        if status is not None and isinstance(event, ProposalEvent):
+            log.proposals[event.data.proposal_id] = status
+        return _accepted(candidate, ack.seq)
 
-    async def _refresh(self, relationship: str) -> StageLog:
-        """Fold the stage changes stored since the cached view (all of them at first)."""
-        log = self._stage_logs.get(relationship) or StageLog()
-        stored = await self._reader.read(stage_subject(relationship), log.last_seq + 1)
-        for message in stored:
-            if message.seq <= log.last_seq:
-                continue
-            log.last_seq = message.seq
-            with contextlib.suppress(InvalidEvent):
-                change = parse_event(message.data)
-                if isinstance(change, StageChanged):
-                    log.ids[change.id] = message.seq
-                    verdict = check(log.stage, change.data)
-                    if verdict.accepted:
-                        log.stage = change.data.to
-        self._stage_logs[relationship] = log
-        self._stage_logs.move_to_end(relationship)
-        while len(self._stage_logs) > self._cache_size:
-            self._stage_logs.popitem(last=False)
+    async def _lost_race(self, candidate: Candidate, kind: GuardKind) -> dict[str, Any]:
+        """Something was stored under the guarded subject while this event was checked."""
+        event = candidate.event
+        try:
+            log = await self._refresh(kind, event.subject)
+        except (LogReadError, IndexBehind):
+            log = GuardLog()
+        first = log.ids.get(event.id)
+        if first is not None:  # the racer was a copy of this very event (a retry)
+            return _by_identity(candidate, first)
+        what = "changed stage" if kind == "stage" else "had a proposal event stored"
+        return _rejected(
+            candidate,
+            "conflict",
+            f"conflict: relationship {event.subject} {what} while this change was checked; "
+            "read it again and retry",
+        )
+
+    async def _refresh(self, kind: GuardKind, relationship: str) -> GuardLog:
+        """Fold what was stored under a guarded subject since the cached view (all at first)."""
+        key = (kind, relationship)
+        log = self._guards.get(key) or GuardLog()
+        subject = stage_subject(relationship) if kind == "stage" else proposals_filter(relationship)
+        messages = await self._reader.read(subject, log.last_seq + 1)
+        messages = [m for m in messages if m.seq > log.last_seq]
+        if messages:
+            decoded = [decode(message) for message in messages]
+            ids = ids_of(decoded)
+            known = await self._identity.first_copies(ids, upto_seq=messages[-1].seq)
+            known.update((i, first) for i, first in log.ids.items() if i in ids)
+            for reading in read_in_order(decoded, known):
+                if not isinstance(reading, Fresh):
+                    continue
+                log.ids[reading.event.id] = (reading.seq, reading.digest)
+                event = reading.event
+                if isinstance(event, StageChanged):
+                    log.stage, _ = step(log.stage, event.data)
+                elif isinstance(event, ProposalEvent):
+                    proposal_id = event.data.proposal_id
+                    transition = judge(log.proposals.get(proposal_id), event)
+                    if transition.accepted and transition.status is not None:
+                        log.proposals[proposal_id] = transition.status
+            log.last_seq = messages[-1].seq
+        self._guards[key] = log
+        self._guards.move_to_end(key)
+        while len(self._guards) > self._cache_size:
+            self._guards.popitem(last=False)
         return log
 
 
-def _accepted(event_id: str, seq: int, duplicate: bool | None) -> dict[str, Any]:
-    entry: dict[str, Any] = {"id": event_id, "seq": seq}
-    if duplicate:
-        entry["duplicate"] = True
-    return entry
+_INDEX_BEHIND = (
+    "the index of event ids is behind the log by more than half JetStream's duplicate "
+    "window, so a retry could not be told from a new event; retry shortly"
+)
 
 
-def _rejected(index: int, event_id: str | None, code: str, error: str) -> dict[str, Any]:
+def ids_of_candidates(candidates: list[Candidate]) -> set[str]:
+    """The event ids of a request's valid events."""
+    return {candidate.event.id for candidate in candidates}
+
+
+def _validate(index: int, raw: bytes) -> Candidate | dict[str, Any]:
+    """The event as the one reader will read it, or the rejection naming what is wrong."""
+    if len(raw) > MAX_EVENT_BYTES:
+        error = f"event: {len(raw)} bytes is more than the {MAX_EVENT_BYTES} one event may have"
+        return _refusal(index, _id_in(raw), "invalid", error)
+    try:
+        event = parse_stored(raw).event  # stored under its own subject, as the reader checks
+    except InvalidEvent as exc:
+        return _refusal(index, _id_in(raw), "invalid", str(exc))
+    return Candidate(index, event, raw, digest(event))
+
+
+def _id_in(raw: bytes) -> str | None:
+    """The `id` an invalid envelope gives, if it gives one (to name it in the reply)."""
+    try:
+        envelope = msgspec.json.decode(raw)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    event_id = envelope.get("id") if isinstance(envelope, dict) else None
+    return event_id if isinstance(event_id, str) else None
+
+
+def _by_identity(candidate: Candidate, first: FirstCopy) -> dict[str, Any]:
+    """A known id: the same event again is a duplicate; another event under it, a conflict."""
+    seq, digest = first
+    if digest == candidate.digest:
+        return {"id": candidate.event.id, "seq": seq, "duplicate": True}
+    return _rejected(
+        candidate,
+        "conflict",
+        f"conflict: id {candidate.event.id!r} already used by another event at seq {seq}",
+    )
+
+
+def _accepted(candidate: Candidate, seq: int) -> dict[str, Any]:
+    return {"id": candidate.event.id, "seq": seq}
+
+
+def _rejected(candidate: Candidate, code: str, error: str) -> dict[str, Any]:
+    return _refusal(candidate.index, candidate.event.id, code, error)
+
+
+def _refusal(index: int, event_id: str | None, code: str, error: str) -> dict[str, Any]:
     return {"id": event_id, "error": error, "code": code, "index": index}
 
 

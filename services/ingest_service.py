@@ -1,4 +1,8 @@
-"""`rapport service ingest`: validated ingest over NATS on `rapport.ingest` (queue group)."""
+"""`rapport service ingest`: validated ingest over NATS on `rapport.ingest` (queue group).
+
+The process also runs the identity projection (the durable index of event ids) that the
+ingest consults in memory and on disk; it answers `rapport.q.identity.lookup` for the others.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 from faststream.nats import NatsMessage  # noqa: TC002  (FastStream resolves it at runtime)
 
 from events.subjects import INGEST_SUBJECT
+from services import identity
 from services.connection import connect
 from services.hosting import add_ping, error_reply, make_broker, reply, start_broker
 from services.ingest import BodyError, Ingestor
-from services.streams import ensure_streams
+from services.projection_service import ProjectionService
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
@@ -27,6 +32,7 @@ class IngestService:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.index = ProjectionService(settings, identity.SPEC)
         self.broker = make_broker(settings, self.name)
         self._nc: NATS | None = None
         self._ingestor: Ingestor | None = None
@@ -44,22 +50,21 @@ class IngestService:
         if len(body) > self.settings.max_body_bytes:
             message = f"body: {len(body)} bytes is more than the limit of "
             message += f"{self.settings.max_body_bytes}"
-            return error_reply("invalid", message, accepted=[], rejected=[])
+            return body_refused("too_large", message)
         try:
             result = await self._ingestor.ingest(body)
         except BodyError as exc:
-            rejected = [{"id": None, "error": str(exc), "code": "invalid"}]
-            return error_reply("invalid", str(exc), accepted=[], rejected=rejected)
+            return body_refused(exc.code, str(exc))
         return reply(result.reply())
 
     async def start(self) -> None:
-        """Connect, make sure the streams exist, and start answering."""
+        """Start the index of event ids, then answer ingest requests."""
+        await self.index.start()  # connects, and makes sure the streams exist
         self._nc = await connect(self.settings, self.name)
-        await ensure_streams(
-            self._nc.jetstream(), self.settings.replicas, self.settings.duplicate_window
-        )
         self._ingestor = Ingestor(
             self._nc,
+            identity.IdentityIndex(self.index),
+            duplicate_window=self.settings.duplicate_window,
             max_batch=self.settings.max_batch,
             publish_timeout=self.settings.publish_timeout,
         )
@@ -72,7 +77,14 @@ class IngestService:
             await self._ingestor.close()
         if self._nc is not None:
             await self._nc.drain()
+        await self.index.stop()
 
     def status(self) -> dict[str, Any]:
-        """Requests answered so far."""
-        return {"requests": self.requests}
+        """Requests answered so far, and how the index of event ids is doing."""
+        return {"requests": self.requests, "identity": self.index.status()}
+
+
+def body_refused(code: str, message: str) -> bytes:
+    """The reply to a body that holds no events at all: nothing in it was taken."""
+    rejected = [{"id": None, "error": message, "code": "invalid"}]
+    return error_reply(code, message, accepted=[], rejected=rejected)

@@ -9,27 +9,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import orjson
 
+from events.reading import StoredMessage
 from events.subjects import EVENTS_STREAM
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
     from nats.aio.msg import Msg
     from nats.aio.subscription import Subscription
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    """One message as the stream stores it."""
-
-    seq: int
-    subject: str
-    data: bytes
-    headers: dict[str, str]
 
 
 class LogReadError(RuntimeError):

@@ -14,6 +14,7 @@ import zlib
 from typing import Any
 
 from events.subjects import QUERY_PREFIX
+from projections.stage.fold import funnel_reply
 
 
 def partition_of(relationship_id: str, partitions: int) -> int:
@@ -52,16 +53,10 @@ def merge_ordered(replies: list[dict[str, Any]], limit: int, key: str) -> dict[s
 
 
 def merge_funnel(replies: list[dict[str, Any]]) -> dict[str, Any]:
-    """Add the partitions' counts; recompute the strict conversion ratios."""
-    merged: dict[str, Any] = {"stages": {}, "reached": {}, "converted": {}}
+    """Add the partitions' counts; the ratios come from the one funnel formula."""
+    counts: dict[tuple[str, str], int] = {}
     for reply in replies:
-        for part in ("stages", "reached", "converted"):
+        for measure, part in (("now", "stages"), ("reached", "reached")):
             for name, count in reply.get(part, {}).items():
-                merged[part][name] = merged[part].get(name, 0) + count
-    merged["conversion"] = {}
-    for transition in replies[0].get("conversion", {}) if replies else {}:
-        lower = transition.split("->")[0]
-        base = merged["reached"].get(lower, 0)
-        converted = merged["converted"].get(transition, 0)
-        merged["conversion"][transition] = round(converted / base, 4) if base else None
-    return merged
+                counts[(measure, name)] = counts.get((measure, name), 0) + count
+    return funnel_reply(counts)

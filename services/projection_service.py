@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -28,7 +29,15 @@ from services.hosting import add_ping, error_reply, make_broker, reply, start_br
 from services.log_reader import DirectReader
 from services.partitioning import partition_of, partition_subject
 from services.projector import Projector
-from services.store_files import current_store, lock_projection, publish_store, remove_store
+from services.store_files import (
+    current_store,
+    generation_pattern,
+    lock_projection,
+    next_store,
+    publish_store,
+    remove_store,
+    replay_token,
+)
 from services.streams import ensure_streams
 
 if TYPE_CHECKING:
@@ -39,6 +48,7 @@ if TYPE_CHECKING:
     from nats.aio.subscription import Subscription
 
     from events.queries import Query
+    from events.reading import FirstCopy
     from projections.base import Fold
     from projections.store_base import SqliteStore
     from services.settings import Settings
@@ -46,6 +56,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("rapport.queries")
 
 QUERY_WORKERS = 64
+FIRST_COPIES_WAIT = 1.0  # seconds a log read waits for the projection to catch up with it
 
 
 class QueryError(Exception):
@@ -78,12 +89,18 @@ class Route:
 
 @dataclass(frozen=True)
 class ProjectionSpec:
-    """How to run one projection: its fold, its store and its queries."""
+    """How to run one projection: its fold, its store and its queries.
+
+    `version` names what the fold computes: a store built by another version is rebuilt from
+    the log when the service starts.
+    """
 
     name: str
     fold: Fold[Any]
     store: Callable[..., SqliteStore[Any]]
     routes: Callable[[ProjectionService], list[Route]]
+    version: int = 1
+    dead_letters: bool = True  # False: an index that only reads (what it cannot read, others keep)
 
 
 class ProjectionService:
@@ -271,7 +288,7 @@ class ProjectionService:
     async def start(self) -> None:
         """Open the store, resume the projector, start answering."""
         self._lock = lock_projection(self.settings.data_dir, self.name)
-        await self.store.open()
+        await self._open_store()
         self._nc = await connect(self.settings, self.name)
         await ensure_streams(
             self._nc.jetstream(), self.settings.replicas, self.settings.duplicate_window
@@ -283,6 +300,39 @@ class ProjectionService:
         await self._projector.start()
         await self._subscribe_queries()
         await start_broker(self.broker)
+
+    async def _open_store(self) -> None:
+        """Open the store in use; one built by another version of the fold starts afresh."""
+        await self.store.open()
+        wanted = str(self.spec.version)
+        found = await self.store.meta("fold_version", "", reader=False)
+        if found == wanted:
+            return
+        if found or await self.store.checkpoint():
+            # what it holds was computed by other rules: rebuild it from the log, from seq 1
+            log.warning(
+                "%s: the store %s was built by fold version %s, this Rapport folds version %s; "
+                "rebuilding it from the log",
+                self.name,
+                self.store.path.name,
+                found or "1",
+                wanted,
+            )
+            await self.store.close()
+            path = next_store(self.settings.data_dir, self.name)
+            self.store = self.spec.store(path)
+            await self.store.open()
+            publish_store(self.settings.data_dir, self.name, path)
+        await self.store.set_meta("fold_version", wanted)
+
+    async def first_copies(self, ids: set[str], upto_seq: int) -> dict[str, FirstCopy]:
+        """What this store knows of the first stored copies of `ids` (the one reader's input).
+
+        Waits briefly until the projection has read up to `upto_seq`, so an id first used by
+        another relationship just before is known too.
+        """
+        await self.projector.wait_applied(upto_seq, FIRST_COPIES_WAIT)
+        return await self.store.first_copies(ids)
 
     async def stop(self) -> None:
         """Stop answering, stop the projector (committed work stays), close the store."""
@@ -316,18 +366,21 @@ class ProjectionService:
             durable=durable,
             acknowledge=live,
             owns=self.owns if self.settings.partitions > 1 else None,
+            dead_letters=self.spec.dead_letters,
         )
 
     async def swap(self, body: bytes) -> bytes:
         """Adopt a rebuilt store: catch it up to the live one, then switch without a pause.
 
         Queries keep being answered from the old store until the switch, so they never see a
-        half-built store; the pointer file is rewritten atomically.
+        half-built store; the pointer file is rewritten atomically. Only a store that the
+        replay running now built for this projection is adopted (see `_rebuilt_store`).
         """
-        path = self._rebuilt_store(body)
-        if isinstance(path, str):
-            return error_reply("invalid", path)
         async with self._swap_lock:
+            checked = await self._rebuilt_store(body)
+            if isinstance(checked, str):
+                return error_reply("invalid", checked)
+            path = checked
             fresh = self.spec.store(path)
             await fresh.open()
             durable = f"rapport-{self.name}-{self.settings.instance}"
@@ -358,22 +411,39 @@ class ProjectionService:
                     )
             self._in_flight.pop(retired, None)
             await old_store.close()
-            if old_store.path.name != path.name:
-                remove_store(old_store.path)
+            remove_store(old_store.path, self.settings.data_dir, self.name)
             log.info("%s: now answering from %s (seq %d)", self.name, path, live.applied_seq)
             return reply({"swapped": True, "store": str(path), "applied_seq": live.applied_seq})
 
-    def _rebuilt_store(self, body: bytes) -> Path | str:
-        """The store a swap request names, or what is wrong with the request."""
+    async def _rebuilt_store(self, body: bytes) -> Path | str:
+        """The store a swap request names, or why it is refused.
+
+        Adopted only when it is a store generation file (`<name>.<n>.db`) in this data dir,
+        not the one in use, and carries the token of the replay of this projection that holds
+        the replay lock now (replay writes it into both).
+        """
         try:
-            path = Path(orjson.loads(body)["path"])
+            request = orjson.loads(body)
+            path, token = Path(request["path"]), str(request["token"])
         except (ValueError, KeyError, TypeError):
-            return 'path: send {"path": "<rebuilt store>"}'
-        data_dir = self.settings.data_dir.resolve()
-        if path.resolve().parent != data_dir or not path.name.startswith(f"{self.name}."):
-            return f"path: {path} is not a {self.name} store in {data_dir}"
-        if not path.exists():
-            return f"path: {path} does not exist"
+            return 'path: send {"path": "<rebuilt store>", "token": "<the replay\'s token>"}'
+        name = self.name
+        problem = _not_a_generation(path, self.settings.data_dir, name, self.store.path)
+        if problem:
+            return problem
+        running = replay_token(self.settings.data_dir, name)
+        if running is None or not secrets.compare_digest(running, token):
+            return f"token: no replay of {name} holding this token runs on this data dir"
+        candidate = self.spec.store(path)
+        try:
+            await candidate.open()
+            built_for = await candidate.meta("rebuild_token", "", reader=False)
+        except Exception as exc:  # not a SQLite store at all
+            return f"path: {path} is not a {name} store ({exc})"
+        finally:
+            await candidate.close()
+        if not secrets.compare_digest(built_for, token):
+            return f"path: {path} was not built by that replay"
         return path
 
     def status(self) -> dict[str, Any]:
@@ -386,6 +456,18 @@ class ProjectionService:
             for name, samples in self.latency.items()
         }
         return status
+
+
+def _not_a_generation(path: Path, data_dir: Path, name: str, in_use: Path) -> str | None:
+    """Why `path` is not a store generation of `name` that a swap may adopt (None: it is)."""
+    data_dir = data_dir.resolve()
+    if path.resolve().parent != data_dir or not generation_pattern(name).fullmatch(path.name):
+        return f"path: {path} is not a {name} store generation (<name>.<n>.db) in {data_dir}"
+    if not path.is_file():
+        return f"path: {path} does not exist"
+    if path.resolve() == in_use.resolve():
+        return f"path: {path} is the store in use"
+    return None
 
 
 def _percentile(samples: list[float], q: float) -> float:

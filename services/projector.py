@@ -8,10 +8,12 @@ nats-py directly, not FastStream, on this path, for two reasons:
   raised, and it runs a pulled batch's messages concurrently unless taken as one list. Here a
   batch is always folded in stream order, and nothing is acknowledged before it is committed.
 
-Per batch: skip stream sequences at or below the checkpoint (redeliveries), parse and validate
-each event, fold it into its relationship's state, dead-letter what cannot be applied (original
-bytes, reason, stream sequence, projection), commit view rows + applied event ids + checkpoint
-in one SQLite transaction, then acknowledge the last message.
+Per batch: skip stream sequences at or below the checkpoint (redeliveries), read each message
+through the one reader of the log, fold the events into their relationships' states,
+dead-letter what cannot be applied (original bytes, reason, stream sequence, projection),
+commit view rows + the ids read + checkpoint in one SQLite transaction, then acknowledge the
+last message. A bug in a fold (`ProjectionBug`) stops the projector loudly: nothing past the
+event is committed, and `failure` says which sequence and why until the service restarts.
 
 Order and completeness rest on the consumer sequence: every delivery (redeliveries included)
 takes the next one, so a jump means a delivery this process never saw (e.g. dropped by a slow
@@ -25,15 +27,16 @@ import contextlib
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import orjson
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy
 from nats.js.errors import NotFoundError
 
+from events.reading import StoredMessage
 from events.subjects import EVENTS_FILTER, EVENTS_STREAM
-from services.applier import BatchApplier, Prepared, Stored
+from services.applier import BatchApplier, Prepared, ProjectionBug
 from services.connection import flush
 
 if TYPE_CHECKING:
@@ -62,16 +65,15 @@ class ProjectorStats:
     resyncs: int = 0
     stream_pending: int = 0
     last_batch_seconds: float = 0.0
-    started: float = field(default_factory=time.monotonic)
 
 
-def delivery(reply: str) -> tuple[int, int, int]:
-    """(stream sequence, consumer sequence, pending) from a JetStream delivery's reply subject."""
+def delivery(reply: str) -> tuple[int, int, int, float]:
+    """(stream seq, consumer seq, pending, stored at) from a JetStream delivery's reply subject."""
     tokens = reply.split(".")
     if len(tokens) == 9:  # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>
-        return int(tokens[5]), int(tokens[6]), int(tokens[8])
+        return int(tokens[5]), int(tokens[6]), int(tokens[8]), int(tokens[7]) / 1e9
     # $JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>...
-    return int(tokens[7]), int(tokens[8]), int(tokens[10])
+    return int(tokens[7]), int(tokens[8]), int(tokens[10]), int(tokens[9]) / 1e9
 
 
 class Resync(RuntimeError):
@@ -95,13 +97,13 @@ class Projector(Generic[S]):
         request_expires: float = 5.0,
         acknowledge: bool = True,
         owns: Callable[[str | None], bool] | None = None,
-        fresh_store: bool = False,
+        dead_letters: bool = True,
     ) -> None:
         self.nc = nc
         self.js = nc.jetstream()
         self.name = name
         self.store = store
-        self.applier = BatchApplier(self.js, name, fold, store, owns, fresh_store)
+        self.applier = BatchApplier(self.js, name, fold, store, owns, dead_letters)
         self.batch_size = batch_size
         self.stream = stream
         self.subject_filter = subject_filter
@@ -118,10 +120,15 @@ class Projector(Generic[S]):
         self._taken = 0  # the last stream sequence folded (committed or in flight)
         self._committing: asyncio.Task[None] | None = None
         self._last_heard = time.monotonic()
+        self._pending_fresh = False  # the last delivery said more messages were pending
         self._inbox = ""
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._progress = asyncio.Condition()
+        # Wall-clock time by which everything stored before it has been taken (folded, maybe
+        # not yet committed): how stale an answer from what was taken can be.
+        self.caught_up_at = 0.0
+        self.failure: str | None = None  # set when a bug stopped the projection
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -154,18 +161,32 @@ class Projector(Generic[S]):
             with contextlib.suppress(Exception):
                 await self.js.delete_consumer(self.stream, self.durable)
 
+    @property
+    def taken(self) -> int:
+        """The last stream sequence folded (committed, or in the batch committing now)."""
+        return self._taken
+
     async def wait_applied(self, seq: int, within: float) -> bool:
         """Wait until `seq` is applied (read-your-writes); False after `within` seconds."""
-        if self.applied_seq >= seq:
+        return await self._wait(lambda: self.applied_seq >= seq, within)
+
+    async def wait_taken(self, seq: int, within: float) -> bool:
+        """Wait until `seq` is at least folded (what in-memory readers see); False on timeout."""
+        return await self._wait(lambda: self._taken >= seq, within)
+
+    async def _wait(self, reached: Callable[[], bool], within: float) -> bool:
+        if reached():
             return True
         async with self._progress:
             try:
-                await asyncio.wait_for(
-                    self._progress.wait_for(lambda: self.applied_seq >= seq), within
-                )
+                await asyncio.wait_for(self._progress.wait_for(reached), within)
             except TimeoutError:
                 return False
         return True
+
+    async def _notify(self) -> None:
+        async with self._progress:
+            self._progress.notify_all()
 
     # -- the consumer ---------------------------------------------------------------------------
 
@@ -222,8 +243,12 @@ class Projector(Generic[S]):
                 requests[0] -= 1
                 if requests[0] <= 0:
                     requests.popleft()
-        elif status in ("404", "408", "409") and requests:  # the oldest pull request ended
-            requests.popleft()
+        else:
+            if status in ("404", "408", "409") and requests:  # the oldest pull request ended
+                requests.popleft()
+            if status in ("100", "404", "408") and not self._buffer and not self._pending_fresh:
+                # an idle heartbeat or an empty pull: nothing stored is left to deliver
+                self.caught_up_at = max(self.caught_up_at, time.time())
         self._arrived.set()
 
     async def _request(self) -> None:
@@ -271,6 +296,12 @@ class Projector(Generic[S]):
                 backoff = 0.2
             except asyncio.CancelledError:
                 raise
+            except ProjectionBug as bug:
+                # A bug is not bad input: stop here, loudly; the checkpoint stays before it.
+                await self._settle()
+                self.failure = str(bug)
+                log.critical("%s: projection stopped: %s", self.name, bug, exc_info=bug)
+                return
             except Exception as exc:
                 # Nothing uncommitted is acknowledged: resume from the checkpoint.
                 await self._settle()
@@ -289,8 +320,9 @@ class Projector(Generic[S]):
         started = time.perf_counter()
         high = self._taken
         fresh: list[tuple[int, Msg]] = []
+        pending, stored_at = 0, 0.0
         for msg in batch:
-            seq, delivered, pending = delivery(msg.reply)
+            seq, delivered, pending, stored_at = delivery(msg.reply)
             if delivered != self._next_delivery:
                 raise Resync(f"deliveries jumped from {self._next_delivery} to {delivered}")
             self._next_delivery += 1
@@ -305,9 +337,15 @@ class Projector(Generic[S]):
             # SQLite writes in its own thread (without the GIL): folding the next batch here
             # while the previous one commits keeps both cores busy.
             prepared = await self.applier.prepare(
-                [Stored(seq, msg.subject, msg.data) for seq, msg in fresh]
+                [StoredMessage(seq, msg.subject, msg.data) for seq, msg in fresh]
             )
             self._taken = fresh[-1][0]
+            await self._notify()
+        self._pending_fresh = pending > 0
+        if not pending and not self._buffer:
+            # nothing was left after this message when it was delivered, some time after it
+            # was stored (server clock): everything stored before then is taken
+            self.caught_up_at = max(self.caught_up_at, stored_at)
         previous = self._committing
         if previous is not None:
             # Commits go one at a time, in stream order. Shielded: a stop() cancelling us here
@@ -320,8 +358,7 @@ class Projector(Generic[S]):
     async def _commit(self, prepared: Prepared[S] | None, last: Msg) -> None:
         if prepared is not None:
             await self.applier.commit(prepared)
-            async with self._progress:
-                self._progress.notify_all()
+            await self._notify()
         if self.acknowledge:
             # AckPolicy.ALL: acknowledging the last message acknowledges the whole batch.
             await self.nc.publish(last.reply, b"+ACK")
@@ -345,6 +382,7 @@ class Projector(Generic[S]):
             "skipped_duplicate": applied.skipped_duplicate,
             "batches": stats.batches,
             "resyncs": stats.resyncs,
+            "failure": self.failure,
             "stream_pending": stats.stream_pending + len(self._buffer),
             "buffered": len(self._buffer),
             "last_batch_seconds": round(stats.last_batch_seconds, 6),

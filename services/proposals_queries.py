@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from events.proposal_rules import PENDING
 from events.queries import ProposalsQuery
 from projections.proposals import fold as proposals
-from projections.proposals.fold import PENDING
-from projections.proposals.readiness import age_days, readiness
+from projections.proposals.readiness import age_days, readiness, stage_on
 from projections.proposals.store import ProposalsStore
 from services.projection_service import ProjectionSpec, Route
 
@@ -59,7 +59,12 @@ def routes(service: ProjectionService) -> list[Route]:
                     "proposed_start": (
                         proposal.proposed_start.isoformat() if proposal.proposed_start else None
                     ),
-                    "stage": context.stage.value,
+                    "stage": stage_on(context, as_of).value,
+                    "flags": list(proposal.flags),
+                    "rejected": [
+                        {"seq": r.seq, "type": r.type, "why": r.why}
+                        for r in context.rejected(proposal_id)
+                    ],
                 }
             )
         items.sort(key=most_ready_first)
@@ -85,4 +90,6 @@ def most_ready_first(item: dict[str, Any]) -> tuple[int, int, str, str]:
     )
 
 
-SPEC = ProjectionSpec(name="proposals", fold=proposals.apply, store=ProposalsStore, routes=routes)
+SPEC = ProjectionSpec(
+    name="proposals", fold=proposals.apply, store=ProposalsStore, routes=routes, version=2
+)

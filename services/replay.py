@@ -7,11 +7,17 @@ catches up to the live tail, then:
   the store up to its own position and switches; queries never see a half-built store and
   never stop being answered);
 - when nothing runs, points `<name>.current` at the new store itself.
+
+One replay per projection runs at a time on a data dir (`<name>.replay.lock`; a second is
+refused, naming the first). The rebuilt store carries a random token that replay also keeps in
+its lock file: a running service adopts a store only when both match, so nothing but the
+replay holding the lock can have a store swapped in.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,11 +29,12 @@ from events.subjects import EVENTS_STREAM
 from services.connection import connect
 from services.hosting import settle_memory, swap_subject
 from services.projector import Projector
-from services.specs import SPECS
+from services.specs import REBUILDABLE
 from services.store_files import (
     StoreInUse,
     current_store,
     lock_projection,
+    lock_replay,
     next_store,
     publish_store,
     remove_store,
@@ -81,56 +88,77 @@ async def replay(
 ) -> ReplayReport:
     """Rebuild projection `name` from the whole log and put the result in use."""
     settle_memory()
-    nc = await connect(settings, f"replay-{name}", retry_forever=False)
+    token = secrets.token_hex(16)
+    replay_lock = lock_replay(settings.data_dir, name, token)  # refused while another runs
     try:
-        js = nc.jetstream()
-        target = (await js.stream_info(EVENTS_STREAM)).state.last_seq
+        nc = await connect(settings, f"replay-{name}", retry_forever=False)
         try:
-            lock = lock_projection(settings.data_dir, name)
-        except StoreInUse:
-            lock = None  # a service on this data dir owns the store: it will adopt ours
-        path = next_store(settings.data_dir, name).resolve()  # its cwd may differ from ours
-        try:
-            try:
-                applied, seconds, dead_lettered = await _rebuild(
-                    nc, name, path, target, progress, batch_size, stall
-                )
-            except BaseException:
-                remove_store(path)  # the old store stays in use; a half-built one is no use
-                raise
-            swapped_live = await _put_in_use(nc, settings, name, path, lock)
+            return await _replay(nc, settings, name, token, progress, batch_size, stall)
         finally:
-            if lock is not None:
-                lock.close()
-        return ReplayReport(
-            projection=name,
-            events=applied,
-            seconds=seconds,
-            applied_seq=applied,
-            store=path,
-            swapped_live=swapped_live,
-            dead_lettered=dead_lettered,
-        )
+            await nc.close()
     finally:
-        await nc.close()
+        replay_lock.close()
+
+
+async def _replay(
+    nc: NATS,
+    settings: Settings,
+    name: str,
+    token: str,
+    progress: Callable[[int, int], None] | None,
+    batch_size: int,
+    stall: float,
+) -> ReplayReport:
+    js = nc.jetstream()
+    target = (await js.stream_info(EVENTS_STREAM)).state.last_seq
+    try:
+        lock = lock_projection(settings.data_dir, name)
+    except StoreInUse:
+        lock = None  # a service on this data dir owns the store: it will adopt ours
+    path = next_store(settings.data_dir, name).resolve()  # its cwd may differ from ours
+    try:
+        try:
+            applied, seconds, dead_lettered = await _rebuild(
+                nc, name, path, token, target, progress, batch_size, stall
+            )
+        except BaseException:
+            # the old store stays in use; a half-built one is no use
+            remove_store(path, settings.data_dir, name)
+            raise
+        swapped_live = await _put_in_use(nc, settings, name, path, token, lock)
+    finally:
+        if lock is not None:
+            lock.close()
+    return ReplayReport(
+        projection=name,
+        events=applied,
+        seconds=seconds,
+        applied_seq=applied,
+        store=path,
+        swapped_live=swapped_live,
+        dead_lettered=dead_lettered,
+    )
 
 
 async def _rebuild(
     nc: NATS,
     name: str,
     path: Path,
+    token: str,
     target: int,
     progress: Callable[[int, int], None] | None,
     batch_size: int,
     stall: float,
 ) -> tuple[int, float, int]:
     """Fold the whole log into a fresh store at `path`: (applied seq, seconds, dead letters)."""
-    spec = SPECS[name]
+    spec = REBUILDABLE[name]
     js = nc.jetstream()
     # the fast path: states stay in memory (a large cache: no reads back from SQLite),
     # applied ids are remembered in memory, writes go in large batches, nothing is acked
     store = spec.store(path, cache_size=REPLAY_CACHE)
     await store.open()
+    await store.set_meta("fold_version", str(spec.version))
+    await store.set_meta("rebuild_token", token)  # what the swap checks: replay built it
     projector = Projector(
         nc,
         name,
@@ -139,7 +167,7 @@ async def _rebuild(
         batch_size=batch_size,
         durable=f"rapport-{name}-replay-{os.getpid()}",
         acknowledge=False,
-        fresh_store=True,
+        dead_letters=spec.dead_letters,
     )
     started = time.perf_counter()
     try:
@@ -167,23 +195,23 @@ async def _rebuild(
 
 
 async def _put_in_use(
-    nc: NATS, settings: Settings, name: str, path: Path, lock: IO[bytes] | None
+    nc: NATS, settings: Settings, name: str, path: Path, token: str, lock: IO[bytes] | None
 ) -> bool:
     """Point `<name>.current` at `path`, or have the running service adopt it (True)."""
+    data_dir = settings.data_dir
     if lock is not None:
-        previous = current_store(settings.data_dir, name)
-        publish_store(settings.data_dir, name, path)
-        if previous.name != path.name:
-            remove_store(previous)
+        previous = current_store(data_dir, name)
+        publish_store(data_dir, name, path)
+        remove_store(previous, data_dir, name)  # no longer the current one
         return False
     try:
         reply = await nc.request(
             swap_subject(name, settings.instance),
-            orjson.dumps({"path": str(path)}),
+            orjson.dumps({"path": str(path), "token": token}),
             timeout=SWAP_SECONDS,
         )
     except NoRespondersError:
-        remove_store(path)
+        remove_store(path, data_dir, name)
         raise ReplayFailed(
             f"the {name} store is locked by a service that does not answer on "
             f"{swap_subject(name, settings.instance)} (another --instance?)"
@@ -196,6 +224,6 @@ async def _put_in_use(
         ) from None
     answer = orjson.loads(reply.data)
     if "error" in answer:
-        remove_store(path)
+        remove_store(path, data_dir, name)
         raise ReplayFailed(f"the running {name} service refused: {answer['error']['message']}")
     return True

@@ -10,7 +10,7 @@ from projections.audit import audit
 from projections.stage import fold as stage
 from projections.stage.store import StageStore
 from services.cursors import decode_cursor, encode_cursor
-from services.history import read_relationship, valid_until
+from services.history import events_until, read_relationship
 from services.partitioning import merge_funnel, merge_ordered
 from services.projection_service import NotFound, ProjectionSpec, Route
 
@@ -32,8 +32,10 @@ def routes(service: ProjectionService) -> list[Route]:
         if query.as_of is not None:
             # time travel: fold this relationship's events up to the instant, in stream order
             view: StageView | None = None
-            stored = await read_relationship(service.reader, query.relationship_id)
-            for seq, event in valid_until(stored, query.as_of):
+            stored = await read_relationship(
+                service.reader, query.relationship_id, service.first_copies
+            )
+            for seq, event in events_until(stored, query.as_of):
                 view = stage.apply(view, event, seq)
         else:
             view = await store().get(query.relationship_id)
@@ -61,10 +63,13 @@ def routes(service: ProjectionService) -> list[Route]:
         }
 
     async def audit_(query: RelationshipQuery) -> dict[str, Any]:
-        stored = await read_relationship(service.reader, query.relationship_id)
-        if not stored:
+        stored = await read_relationship(
+            service.reader, query.relationship_id, service.first_copies
+        )
+        events = events_until(stored, query.as_of)
+        if not events:  # like stage.get: nothing had happened to it by then
             raise NotFound(f"relationship {query.relationship_id}")
-        result = audit(query.relationship_id, valid_until(stored, query.as_of))
+        result = audit(query.relationship_id, events)
         reply = result.reply()
         reply["as_of"] = query.as_of.isoformat() if query.as_of else None
         reply["events_read"] = result.events
@@ -97,4 +102,4 @@ def merge_funnel_replies(query: FunnelQuery, replies: list[dict[str, Any]]) -> d
     return {**merge_funnel(replies), "owner": query.owner}
 
 
-SPEC = ProjectionSpec(name="stage", fold=stage.apply, store=StageStore, routes=routes)
+SPEC = ProjectionSpec(name="stage", fold=stage.apply, store=StageStore, routes=routes, version=2)

@@ -11,6 +11,8 @@ import contextlib
 import fcntl
 import os
 import re
+import socket
+import time
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,6 +21,15 @@ if TYPE_CHECKING:
 
 class StoreInUse(RuntimeError):
     """Another process already projects into this store."""
+
+
+class ReplayBusy(RuntimeError):
+    """Another replay of the same projection is running on this data dir."""
+
+
+def generation_pattern(name: str) -> re.Pattern[str]:
+    """File names of the store generations replay builds: `<name>.<n>.db`."""
+    return re.compile(rf"{re.escape(name)}\.(\d+)\.db")
 
 
 def pointer_file(data_dir: Path, name: str) -> Path:
@@ -39,10 +50,10 @@ def current_store(data_dir: Path, name: str) -> Path:
 def next_store(data_dir: Path, name: str) -> Path:
     """A fresh path for the next generation (removing leftovers of an interrupted replay)."""
     current = current_store(data_dir, name).name
-    match = re.fullmatch(rf"{re.escape(name)}\.(\d+)\.db", current)
+    match = generation_pattern(name).fullmatch(current)
     generation = int(match.group(1)) + 1 if match else 1
     path = data_dir / f"{name}.{generation}.db"
-    remove_store(path)
+    remove_store(path, data_dir, name)
     return path
 
 
@@ -57,8 +68,10 @@ def publish_store(data_dir: Path, name: str, path: Path) -> None:
     os.replace(scratch, pointer)
 
 
-def remove_store(path: Path) -> None:
-    """Delete a store file and its WAL companions."""
+def remove_store(path: Path, data_dir: Path, name: str) -> None:
+    """Delete a store file and its WAL companions, unless it is the store in use."""
+    if path.resolve() == current_store(data_dir, name).resolve():
+        return  # whoever asks, the store the pointer names is never removed
     for suffix in ("", "-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(f"{path}{suffix}")
@@ -77,3 +90,48 @@ def lock_projection(data_dir: Path, name: str, *, wait: bool = False) -> IO[byte
             "its own --data-dir and RAPPORT_INSTANCE"
         ) from None
     return handle
+
+
+def lock_replay(data_dir: Path, name: str, token: str) -> IO[bytes]:
+    """Hold the one replay of `name` on this data dir; refuse, naming the holder, if taken."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / f"{name}.replay.lock"
+    handle = path.open("a+b")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = _fields(handle.read().decode(errors="replace"))
+        handle.close()
+        raise ReplayBusy(
+            f"a replay of {name} is already running on {data_dir} (pid {holder.get('pid', '?')} "
+            f"on {holder.get('host', '?')}, since {holder.get('since', '?')}); wait for it to "
+            "finish"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    since = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    handle.write(
+        f"pid={os.getpid()} host={socket.gethostname()} since={since} token={token}\n".encode()
+    )
+    handle.flush()
+    return handle
+
+
+def replay_token(data_dir: Path, name: str) -> str | None:
+    """The token of the replay of `name` running now on this data dir (None: no replay runs)."""
+    path = data_dir / f"{name}.replay.lock"
+    if not path.exists():
+        return None
+    with path.open("rb") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:  # held: a replay runs; its token is in the file
+            return _fields(handle.read().decode(errors="replace")).get("token")
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
+def _fields(text: str) -> dict[str, str]:
+    pairs = (part.partition("=") for part in text.split())
+    return {key: value for key, sep, value in pairs if sep}

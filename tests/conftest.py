@@ -13,6 +13,7 @@ import uvicorn
 
 from services.embedded_nats import EmbeddedNats, free_port
 from services.gateway import create_app
+from services.ingest_service import IngestService
 from services.settings import Settings
 from services.streams import ensure_streams
 
@@ -52,8 +53,19 @@ def settings(nats_server: EmbeddedNats, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def gateway(settings: Settings, nc: NATS) -> AsyncIterator[str]:
-    """The HTTP gateway under uvicorn on a free loopback port; yields its base URL."""
+async def ingest_service(settings: Settings, nc: NATS) -> AsyncIterator[IngestService]:
+    """The ingest service (and its index of event ids), answering `rapport.ingest`."""
+    service = IngestService(settings)
+    await service.start()
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+@pytest.fixture
+async def gateway(settings: Settings, ingest_service: IngestService) -> AsyncIterator[str]:
+    """The HTTP gateway under uvicorn on a free loopback port (POST asks the ingest service)."""
     async with running_gateway(settings) as url:
         yield url
 

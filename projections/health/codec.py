@@ -7,7 +7,8 @@ from typing import Any
 import orjson
 
 from events import Stage
-from projections.health.fold import HealthState, OlderTouches, StageMark, Touch
+from events.timeline import StageMark
+from projections.health.fold import HealthState, OlderTouches, Touch
 
 
 def to_json(state: HealthState) -> list[Any]:

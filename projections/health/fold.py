@@ -1,9 +1,9 @@
-"""What health needs of a relationship's events, kept so that arrival order cannot matter.
+"""What health needs of a relationship's events, kept so that touches' arrival order cannot matter.
 
-Every part of the state is a function of the *set* of events: the latest owner and purpose
-are chosen by (time, id), touches and stage changes are kept sorted by (time, id), and the
-touches beyond the newest `kept_touches` are summed as integers. Late, out-of-order and
-replayed events therefore give exactly the same state, and so the same score.
+The latest owner and purpose are chosen by (time, id), touches are kept sorted by (time, id),
+and the touches beyond the newest `kept_touches` are summed as integers: late and
+out-of-order interactions give exactly the same state. Stage changes are kept in stream order,
+because the one stage timeline (`events.timeline`) folds them in that order.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
-from events import ConnectionMade, InteractionRecorded, PurposeSet, Stage, StageChanged
+from events import ConnectionMade, InteractionRecorded, PurposeSet, StageChanged
+from events.timeline import StageMark
 from projections.health.policy import POLICY, HealthPolicy
 
 if TYPE_CHECKING:
@@ -62,16 +63,6 @@ class OlderTouches:
         )
 
 
-class StageMark(NamedTuple):
-    """One stage change, kept to fold by time (health does not depend on arrival order)."""
-
-    at: float
-    event_id: str
-    to: Stage
-    from_: Stage | None
-    reason: str | None
-
-
 @dataclass(frozen=True, slots=True)
 class HealthState:
     """Everything the score needs about one relationship."""
@@ -109,10 +100,9 @@ def apply(
         touch = Touch(at, event.id, data.kind, data.direction, data.sentiment)
         touches, older = _with_touch(touches, older, touch, policy.kept_touches)
     elif isinstance(event, StageChanged):
+        # in stream order: the stage timeline folds them in the order they were stored
         change = event.data
-        sorted_marks = list(marks)
-        bisect.insort(sorted_marks, StageMark(at, event.id, change.to, change.from_, change.reason))
-        marks = tuple(sorted_marks)
+        marks = (*marks, StageMark(at, event.id, change.to, change.from_, change.reason))
     elif isinstance(event, ConnectionMade):
         if owner_mark is None or mark > owner_mark:
             owner, owner_mark = event.data.owner, mark

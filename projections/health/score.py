@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from events import Stage
-from events.stage_rules import check
+from events import Stage, timeline
 from projections.health.fold import KINDS, HealthState
 from projections.health.policy import DAY, POLICY, HealthPolicy, band
 
@@ -50,14 +49,8 @@ class HealthReport:
 
 
 def stage_at(state: HealthState, now: float) -> tuple[Stage, float]:
-    """The stage at `now` and since when, folding stage changes by time under the rules."""
-    stage, since = Stage.CONNECTION, state.opened_at
-    for mark in state.stage_marks:
-        if mark.at > now:
-            break
-        if check(stage, mark).accepted:
-            stage, since = mark.to, mark.at
-    return stage, since
+    """The stage timeline's stage at `now`, and since when."""
+    return timeline.stage_at(state.stage_marks, state.opened_at, now)
 
 
 def due_after(touched_at: float, cadence_days: float) -> float:

@@ -7,9 +7,8 @@ from typing import Any
 
 import orjson
 
-from events import Stage
 from projections.health import codec as health_codec
-from projections.proposals.fold import Capacity, PartnerContext, Proposal
+from projections.proposals.fold import Capacity, PartnerContext, Proposal, Rejection
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -22,7 +21,6 @@ def encode(context: PartnerContext) -> bytes:
     return orjson.dumps(
         [
             context.owner,
-            context.stage.value,
             [
                 capacity.level,
                 _iso(capacity.available_from),
@@ -45,21 +43,22 @@ def encode(context: PartnerContext) -> bytes:
                     _iso(p.submitted_at),
                     _iso(p.decided_at),
                     p.reason,
+                    list(p.flags),
                 ]
                 for p in context.proposals
             ],
             health_codec.to_json(context.health),
+            [[r.proposal_id, r.seq, r.type, r.why] for r in context.rejections],
         ]
     )
 
 
 def decode(relationship_id: str, blob: bytes) -> PartnerContext:
     """The context the store kept."""
-    owner, stage, capacity, proposals, health = orjson.loads(blob)
+    owner, capacity, proposals, health, rejections = orjson.loads(blob)
     return PartnerContext(
         relationship_id=relationship_id,
         owner=owner,
-        stage=Stage(stage),
         capacity=Capacity(
             capacity[0],
             date.fromisoformat(capacity[1]) if capacity[1] else None,
@@ -71,11 +70,12 @@ def decode(relationship_id: str, blob: bytes) -> PartnerContext:
         else None,
         proposals=tuple(_proposal(p) for p in proposals),
         health=health_codec.from_json(relationship_id, health),
+        rejections=tuple(Rejection(*r) for r in rejections),
     )
 
 
 def _proposal(row: list[Any]) -> Proposal:
-    (pid, title, status, opened, kind, ask, goals, start, submitted, decided, reason) = row
+    (pid, title, status, opened, kind, ask, goals, start, submitted, decided, reason, flags) = row
     return Proposal(
         proposal_id=pid,
         title=title,
@@ -88,4 +88,5 @@ def _proposal(row: list[Any]) -> Proposal:
         submitted_at=datetime.fromisoformat(submitted) if submitted else None,
         decided_at=datetime.fromisoformat(decided) if decided else None,
         reason=reason,
+        flags=tuple(flags),
     )

@@ -1,8 +1,9 @@
 """Proposals and the partner context that decides whether they are ready.
 
-Lifecycle: drafted -> submitted -> accepted | declined | withdrawn (withdrawn also from
-drafted); a submission without a draft opens the proposal at `submitted`. An event that breaks
-the lifecycle cannot be applied: the fold raises and the runner dead-letters it with the reason.
+Every proposal event is judged by the one lifecycle function (`events.proposal_rules`), in
+stream order: an accepted one moves its proposal, a rejected one changes nothing and is kept
+on its proposal as a rejected transition with why. Nothing here is dead-lettered: whatever
+the validated ingest accepts, this fold applies.
 """
 
 from __future__ import annotations
@@ -10,33 +11,27 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from events import (
-    PROPOSAL_DECISIONS,
-    CapacityNoted,
-    ConnectionMade,
-    ProposalDrafted,
-    ProposalSubmitted,
-    Stage,
-    StageChanged,
-)
-from events.envelope import ProposalAccepted, ProposalDeclined, ProposalWithdrawn
-from events.stage_rules import check
-from projections.base import FoldError
+from events import CapacityNoted, ConnectionMade, ProposalDrafted, ProposalSubmitted
+from events.envelope import ProposalEvent
+from events.proposal_rules import PENDING, judge
 from projections.health import fold as health
 
 if TYPE_CHECKING:
     from datetime import date, datetime
 
     from events import Event
+    from events.proposal_rules import Status
     from projections.health.fold import HealthState
 
-PENDING = frozenset({"drafted", "submitted"})
-# Which decisions each status allows.
-_DECIDABLE = {
-    "accepted": frozenset({"submitted"}),
-    "declined": frozenset({"submitted"}),
-    "withdrawn": frozenset({"drafted", "submitted"}),
-}
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A proposal event the lifecycle refused: kept in the log, changing nothing."""
+
+    proposal_id: str
+    seq: int
+    type: str
+    why: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +40,7 @@ class Proposal:
 
     proposal_id: str
     title: str
-    status: str
+    status: Status
     opened_at: datetime
     kind: str | None = None
     ask: str | None = None
@@ -54,6 +49,7 @@ class Proposal:
     submitted_at: datetime | None = None
     decided_at: datetime | None = None
     reason: str | None = None
+    flags: tuple[str, ...] = ()  # e.g. `unsubmitted`: decided while still a draft
 
     @property
     def pending(self) -> bool:
@@ -79,13 +75,17 @@ class PartnerContext:
     relationship_id: str
     health: HealthState
     owner: str | None = None
-    stage: Stage = Stage.CONNECTION
     capacity: Capacity | None = None
     proposals: tuple[Proposal, ...] = ()
+    rejections: tuple[Rejection, ...] = ()
 
     def proposal(self, proposal_id: str) -> Proposal | None:
         """The proposal with this id, if any."""
         return next((p for p in self.proposals if p.proposal_id == proposal_id), None)
+
+    def rejected(self, proposal_id: str) -> tuple[Rejection, ...]:
+        """The refused events of one proposal, in stream order."""
+        return tuple(r for r in self.rejections if r.proposal_id == proposal_id)
 
     def with_proposal(self, proposal: Proposal) -> PartnerContext:
         """This context with `proposal` added or replaced."""
@@ -100,16 +100,13 @@ class PartnerContext:
 
 
 def apply(context: PartnerContext | None, event: Event, seq: int = 0) -> PartnerContext:
-    """Fold one event in stream order."""
+    """Fold one event in stream order (`seq`: its stream sequence, named by rejections)."""
     health_state = health.apply(context.health if context else None, event)
     if context is None:
         context = PartnerContext(event.subject, health=health_state)
-    owner, stage, capacity = context.owner, context.stage, context.capacity
+    owner, capacity = context.owner, context.capacity
     if isinstance(event, ConnectionMade):
         owner = event.data.owner
-    elif isinstance(event, StageChanged):
-        if check(stage, event.data).accepted:
-            stage = event.data.to
     elif isinstance(event, CapacityNoted):
         noted = Capacity(
             event.data.capacity,
@@ -123,86 +120,77 @@ def apply(context: PartnerContext | None, event: Event, seq: int = 0) -> Partner
             capacity.event_id,
         ):
             capacity = noted
-    elif isinstance(event, ProposalDrafted):
-        context = _drafted(context, event)
-    elif isinstance(event, ProposalSubmitted):
-        context = _submitted(context, event)
-    elif isinstance(event, ProposalAccepted | ProposalDeclined | ProposalWithdrawn):
-        context = _decided(context, event)
+    elif isinstance(event, ProposalEvent):
+        context = _proposal_event(context, event, seq)
     # one construction per event: this is the projector's hot path
     return PartnerContext(
-        context.relationship_id, health_state, owner, stage, capacity, context.proposals
+        context.relationship_id,
+        health_state,
+        owner,
+        capacity,
+        context.proposals,
+        context.rejections,
     )
 
 
-def _drafted(context: PartnerContext, event: ProposalDrafted) -> PartnerContext:
-    data = event.data
-    existing = context.proposal(data.proposal_id)
-    if existing is not None and existing.status != "drafted":
-        raise FoldError(
-            f"proposal {data.proposal_id} is already {existing.status}; a draft cannot reopen it"
-        )
-    return context.with_proposal(
-        Proposal(
-            proposal_id=data.proposal_id,
-            title=data.title,
-            status="drafted",
-            opened_at=existing.opened_at if existing else event.time,
-            kind=data.kind,
-            ask=data.ask,
-            goals=data.goals,
-            proposed_start=data.proposed_start,
-        )
-    )
-
-
-def _submitted(context: PartnerContext, event: ProposalSubmitted) -> PartnerContext:
-    data = event.data
-    existing = context.proposal(data.proposal_id)
-    if existing is None:
-        if data.title is None:
-            raise FoldError(
-                f"proposal {data.proposal_id} was never drafted, and its submission has no title"
-            )
+def _proposal_event(context: PartnerContext, event: ProposalEvent, seq: int) -> PartnerContext:
+    proposal_id = event.data.proposal_id
+    existing = context.proposal(proposal_id)
+    verdict = judge(existing.status if existing else None, event)
+    if not verdict.accepted:
+        rejection = Rejection(proposal_id, seq, event.type, verdict.why)
+        return replace(context, rejections=(*context.rejections, rejection))
+    assert verdict.status is not None
+    if isinstance(event, ProposalDrafted):
+        data = event.data
         return context.with_proposal(
             Proposal(
-                proposal_id=data.proposal_id,
+                proposal_id=proposal_id,
                 title=data.title,
-                status="submitted",
-                opened_at=event.time,
+                status="drafted",
+                opened_at=existing.opened_at if existing else event.time,
                 kind=data.kind,
                 ask=data.ask,
                 goals=data.goals,
                 proposed_start=data.proposed_start,
-                submitted_at=event.time,
             )
         )
-    if existing.status != "drafted":
-        raise FoldError(f"proposal {data.proposal_id} is already {existing.status}")
+    if isinstance(event, ProposalSubmitted):
+        submitted = event.data
+        if existing is None:
+            assert submitted.title is not None  # the lifecycle requires it
+            return context.with_proposal(
+                Proposal(
+                    proposal_id=proposal_id,
+                    title=submitted.title,
+                    status="submitted",
+                    opened_at=event.time,
+                    kind=submitted.kind,
+                    ask=submitted.ask,
+                    goals=submitted.goals,
+                    proposed_start=submitted.proposed_start,
+                    submitted_at=event.time,
+                )
+            )
+        return context.with_proposal(
+            replace(
+                existing,
+                status="submitted",
+                submitted_at=event.time,
+                title=submitted.title or existing.title,
+                kind=submitted.kind or existing.kind,
+                ask=submitted.ask or existing.ask,
+                goals=submitted.goals or existing.goals,
+                proposed_start=submitted.proposed_start or existing.proposed_start,
+            )
+        )
+    assert existing is not None  # a decision is accepted only on a known proposal
     return context.with_proposal(
         replace(
             existing,
-            status="submitted",
-            submitted_at=event.time,
-            title=data.title or existing.title,
-            kind=data.kind or existing.kind,
-            ask=data.ask or existing.ask,
-            goals=data.goals or existing.goals,
-            proposed_start=data.proposed_start or existing.proposed_start,
+            status=verdict.status,
+            decided_at=event.time,
+            reason=event.data.reason,
+            flags=existing.flags + verdict.flags,
         )
-    )
-
-
-def _decided(
-    context: PartnerContext, event: ProposalAccepted | ProposalDeclined | ProposalWithdrawn
-) -> PartnerContext:
-    decision = PROPOSAL_DECISIONS[event.type]
-    proposal_id = event.data.proposal_id
-    existing = context.proposal(proposal_id)
-    if existing is None:
-        raise FoldError(f"proposal {proposal_id} is unknown, so it cannot be {decision}")
-    if existing.status not in _DECIDABLE[decision]:
-        raise FoldError(f"proposal {proposal_id} is {existing.status}; it cannot be {decision}")
-    return context.with_proposal(
-        replace(existing, status=decision, decided_at=event.time, reason=event.data.reason)
     )

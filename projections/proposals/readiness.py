@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from events import Stage
-from projections.health.score import assess
+from projections.health.score import assess, stage_at
 
 if TYPE_CHECKING:
     from datetime import date
@@ -54,7 +54,7 @@ def _norm(goals: tuple[str, ...]) -> set[str]:
 
 def readiness(context: PartnerContext, proposal: Proposal, as_of: datetime) -> Readiness:
     """Judge one proposal against its relationship at `as_of`."""
-    parts: dict[str, tuple[float, str]] = {"stage": STAGE_FIT[context.stage]}
+    parts: dict[str, tuple[float, str]] = {"stage": STAGE_FIT[stage_on(context, as_of)]}
 
     health = assess(context.health, as_of)
     health_reason = f"relationship health is {health.score} ({health.band})"
@@ -74,6 +74,11 @@ def readiness(context: PartnerContext, proposal: Proposal, as_of: datetime) -> R
     total = sum(WEIGHTS[name] * value for name, (value, _) in parts.items())
     ordered = sorted(parts.items(), key=lambda item: -WEIGHTS[item[0]] * (1 - item[1][0]))
     return Readiness(round(100 * total), [reason for _, (_, reason) in ordered])
+
+
+def stage_on(context: PartnerContext, as_of: datetime) -> Stage:
+    """The relationship's stage at `as_of`, from the one stage timeline."""
+    return stage_at(context.health, as_of.timestamp())[0]
 
 
 def _timing(available: date | None, proposal: Proposal, as_of: datetime) -> tuple[float, str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from events import FUNNEL, LEVEL, ConnectionMade, Stage, StageChanged
-from events.stage_rules import check
+from events import FUNNEL, LEVEL, ORDER, ConnectionMade, Stage, StageChanged
 from events.stages import TRANSITIONS, transition_key
+from events.timeline import step
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class StageView:
-    """Where one relationship stands, who holds it, and which stages it ever reached."""
+    """Where one relationship stands, who holds it, and which stages it ever reached.
+
+    `reached` holds every funnel stage up to the furthest one it ever stood at: a stage
+    skipped on the way up counts as reached (the contract's funnel `reached`).
+    """
 
     relationship_id: str
     stage: Stage
@@ -58,13 +62,18 @@ def apply(view: StageView | None, event: Event, seq: int = 0) -> StageView:
             implicit=False,
         )
     if isinstance(event, StageChanged):
-        verdict = check(view.stage, event.data)
+        stage, verdict = step(view.stage, event.data)
         if not verdict.accepted:
             return replace(view, rejected_changes=view.rejected_changes + 1)
-        return replace(
-            view, stage=event.data.to, since=event.time, reached=view.reached | {event.data.to}
-        )
+        return replace(view, stage=stage, since=event.time, reached=view.reached | up_to(stage))
     return view
+
+
+def up_to(stage: Stage) -> frozenset[Stage]:
+    """The funnel stages a relationship standing at `stage` has reached (closed: none more)."""
+    if stage not in ORDER:
+        return frozenset()
+    return frozenset(FUNNEL[: ORDER[stage] + 1])
 
 
 def _open(event: Event) -> StageView:
@@ -98,9 +107,6 @@ def funnel_contribution(view: StageView | None) -> dict[FunnelKey, int]:
     counts: dict[FunnelKey, int] = {(owner, "now", view.stage.value): 1}
     for stage in view.reached & set(FUNNEL):
         counts[(owner, "reached", stage.value)] = 1
-    for lower, upper in TRANSITIONS:
-        if lower in view.reached and upper in view.reached:
-            counts[(owner, "converted", transition_key(lower, upper))] = 1
     return counts
 
 
@@ -115,16 +121,16 @@ def funnel_delta(before: StageView | None, after: StageView | None) -> dict[Funn
 def funnel_reply(counts: dict[tuple[str, str], int]) -> dict[str, Any]:
     """The contract's funnel reply from (measure, name) totals.
 
-    `conversion` is strict: of the relationships that ever reached stage n, the share that
-    also reached stage n+1 (a relationship that skipped n+1 did not reach it).
+    `reached` counts the relationships that ever stood at a stage or moved past it, so it
+    never grows along the funnel, and `conversion` n->n+1 is reached(n+1) / reached(n) <= 1.
+    Partition replies merge by adding their counts and calling this again.
     """
     stages = {stage.value: counts.get(("now", stage.value), 0) for stage in Stage}
     reached = {stage.value: counts.get(("reached", stage.value), 0) for stage in FUNNEL}
     conversion: dict[str, float | None] = {}
-    converted: dict[str, int] = {}
     for lower, upper in TRANSITIONS:
-        key = transition_key(lower, upper)
         base = reached[lower.value]
-        converted[key] = counts.get(("converted", key), 0)
-        conversion[key] = round(converted[key] / base, 4) if base else None
-    return {"stages": stages, "reached": reached, "conversion": conversion, "converted": converted}
+        conversion[transition_key(lower, upper)] = (
+            round(reached[upper.value] / base, 4) if base else None
+        )
+    return {"stages": stages, "reached": reached, "conversion": conversion}

@@ -14,14 +14,14 @@ from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
-from services.history import read_relationship
+from services.history import identity_over_nats, read_relationship
 from services.log_reader import DirectReader, LogReadError
 
 if TYPE_CHECKING:
     from fastapi import Request
     from nats.aio.client import Client as NATS
 
-    from services.history import StoredEvent
+    from events.reading import Reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +73,13 @@ async def ask(request: Request, subject: str, payload: dict[str, Any]) -> Answer
 
 
 async def stored_events(request: Request, relationship_id: str) -> Answer:
-    """A relationship's stored events (`StoredEvent`s, oldest first) read from the log."""
+    """A relationship's stored messages, read (oldest first), through the one reader."""
     settings = request.app.state.settings
-    reader = DirectReader(request.app.state.nc, timeout=settings.request_timeout * 2)
+    nc = request.app.state.nc
+    reader = DirectReader(nc, timeout=settings.request_timeout * 2)
     try:
-        events: list[StoredEvent] = await read_relationship(reader, relationship_id)
+        first_copies = identity_over_nats(nc, settings.request_timeout)
+        events: list[Reading] = await read_relationship(reader, relationship_id, first_copies)
     except (LogReadError, NatsError) as exc:
         return Answer(problem=f"The event log could not be read: {exc}", code="unavailable")
     finally:

@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from events import FUNNEL, CapacityNoted, ConnectionMade, InteractionRecorded, PurposeSet
+from events.reading import Fresh
 from projections.health.policy import BANDS
 from services.web import svg
 
 if TYPE_CHECKING:
-    from services.history import StoredEvent
+    from events import Event
+    from events.reading import Reading
 
 BAND_NAMES: tuple[str, ...] = tuple(name for _, name in BANDS)
 HEALTH_POINTS = 26  # a year, fortnightly
@@ -141,7 +143,7 @@ class Touch:
     duration_minutes: int | None
 
 
-def interactions(stored: list[StoredEvent]) -> list[Touch]:
+def interactions(stored: list[Reading]) -> list[Touch]:
     """The relationship's interactions, newest first."""
     touches = [
         Touch(
@@ -153,16 +155,15 @@ def interactions(stored: list[StoredEvent]) -> list[Touch]:
             duration_minutes=item.event.data.duration_minutes,
         )
         for item in stored
-        if isinstance(item.event, InteractionRecorded)
+        if isinstance(item, Fresh) and isinstance(item.event, InteractionRecorded)
     ]
     return sorted(touches, key=lambda touch: touch.time, reverse=True)
 
 
-def purpose(stored: list[StoredEvent]) -> dict[str, Any] | None:
+def purpose(stored: list[Reading]) -> dict[str, Any] | None:
     """The latest purpose (set explicitly, or given at the handshake)."""
     found: list[tuple[datetime, dict[str, Any]]] = []
-    for item in stored:
-        event = item.event
+    for event in _events(stored):
         if isinstance(event, PurposeSet):
             target = event.data.target_date.isoformat() if event.data.target_date else None
             found.append((event.time, {"purpose": event.data.purpose, "target_date": target}))
@@ -171,9 +172,9 @@ def purpose(stored: list[StoredEvent]) -> dict[str, Any] | None:
     return max(found, key=lambda pair: pair[0])[1] if found else None
 
 
-def capacity(stored: list[StoredEvent]) -> dict[str, Any] | None:
+def capacity(stored: list[Reading]) -> dict[str, Any] | None:
     """The partner's latest noted capacity, availability and goals."""
-    noted = [item.event for item in stored if isinstance(item.event, CapacityNoted)]
+    noted = [event for event in _events(stored) if isinstance(event, CapacityNoted)]
     if not noted:
         return None
     latest = max(noted, key=lambda event: event.time)
@@ -184,6 +185,10 @@ def capacity(stored: list[StoredEvent]) -> dict[str, Any] | None:
         "notes": latest.data.notes,
         "noted_at": latest.time,
     }
+
+
+def _events(stored: list[Reading]) -> list[Event]:
+    return [item.event for item in stored if isinstance(item, Fresh)]
 
 
 def parse_as_of(text: str | None) -> datetime | None:

@@ -85,6 +85,7 @@ async def test_every_reader_handles_the_old_shape(nc: NATS) -> None:
     assert orjson.loads(stored.data) == OLD_SHAPE
 
 
+@pytest.mark.usefixtures("ingest_service")  # history asks its index of event ids
 async def test_history_and_audit_over_http(
     settings: Settings,
     nc: NATS,

@@ -5,31 +5,17 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-import nats
 import orjson
 import pytest
 
 from events.subjects import EVENTS_STREAM, INGEST_SUBJECT
-from services.ingest import Ingestor
 from services.ingest_service import IngestService
 from tests.factories import event, raw
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from nats.aio.client import Client as NATS
 
     from services.settings import Settings
-
-
-@pytest.fixture
-async def ingest_service(settings: Settings, nc: NATS) -> AsyncIterator[IngestService]:
-    service = IngestService(settings)
-    await service.start()
-    try:
-        yield service
-    finally:
-        await service.stop()
 
 
 async def ingest(nc: NATS, body: Any) -> dict[str, Any]:
@@ -163,32 +149,52 @@ async def test_raw_published_rejected_change_does_not_count(
     assert reply["accepted"], reply
 
 
+def replicas(settings: Settings, count: int) -> list[IngestService]:
+    """Ingest replicas, each with its own data dir and instance (its own index of ids)."""
+    return [
+        IngestService(
+            settings.model_copy(
+                update={"data_dir": settings.data_dir / f"ingest-{n}", "instance": f"i{n}"}
+            )
+        )
+        for n in range(count)
+    ]
+
+
 async def test_two_racing_writers_cannot_both_move_a_relationship(
     settings: Settings, nc: NATS
 ) -> None:
     """Both writers read the stage before either appends: one wins, the other gets a conflict."""
     barrier = asyncio.Barrier(2)
-    clients = [await nats.connect(settings.resolved_nats_url) for _ in range(2)]
-    writers = [Ingestor(client) for client in clients]
+    services = replicas(settings, 2)
+    for service in services:
+        await service.start()
+    writers = [service._ingestor for service in services]
     for writer in writers:
+        assert writer is not None
         read = writer._refresh
+        first_read = asyncio.Event()
 
-        async def read_then_wait(rel: str, read: Any = read) -> Any:
-            log = await read(rel)
-            await barrier.wait()
+        async def read_then_wait(
+            kind: Any, rel: str, read: Any = read, first_read: asyncio.Event = first_read
+        ) -> Any:
+            log = await read(kind, rel)
+            if not first_read.is_set():  # only the check before appending waits for the other
+                first_read.set()
+                await barrier.wait()
             return log
 
         writer._refresh = read_then_wait  # type: ignore[method-assign]
     try:
         results = await asyncio.gather(
-            writers[0].ingest(raw(event("stage.changed", "r", {"to": "awareness"}))),
-            writers[1].ingest(
+            writers[0].ingest(raw(event("stage.changed", "r", {"to": "awareness"}))),  # type: ignore[union-attr]
+            writers[1].ingest(  # type: ignore[union-attr]
                 raw(event("stage.changed", "r", {"to": "closed", "reason": "not a fit"}))
             ),
         )
     finally:
-        for client in clients:
-            await client.close()
+        for service in services:
+            await service.stop()
     outcomes = sorted("won" if r.accepted else r.rejected[0]["code"] for r in results)
     assert outcomes == ["conflict", "won"]
     loser = next(r for r in results if r.rejected)
@@ -197,7 +203,7 @@ async def test_two_racing_writers_cannot_both_move_a_relationship(
 
 
 async def test_many_racing_replicas_move_a_relationship_once(settings: Settings, nc: NATS) -> None:
-    services = [IngestService(settings) for _ in range(3)]
+    services = replicas(settings, 3)
     for service in services:
         await service.start()
     try:

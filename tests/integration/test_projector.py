@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pytest
 
+from events import InteractionRecorded
 from events.subjects import DLQ_STREAM
+from projections.base import FoldError
 from projections.health.fold import apply as health_apply
 from projections.health.store import HealthStore
 from projections.proposals.fold import apply as proposals_apply
@@ -15,6 +17,7 @@ from projections.proposals.store import ProposalsStore
 from projections.stage.fold import apply as stage_apply
 from projections.stage.store import StageStore
 from services.projector import Projector
+from tests.conftest import wait_for
 from tests.factories import event
 from tests.publishing import publish
 
@@ -22,6 +25,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from nats.aio.client import Client as NATS
+
+    from events import Event
+    from projections.stage.fold import StageView
 
 
 @pytest.fixture
@@ -74,7 +80,7 @@ async def test_poison_events_are_dead_lettered_and_the_rest_applied(
 
     first = await js.get_msg(DLQ_STREAM, 1)
     second = await js.get_msg(DLQ_STREAM, 2)
-    assert first.subject == "rapport.dlq.stage"
+    assert first.subject == f"rapport.dlq.stage.{garbage.seq}"  # one subject per dead letter
     assert first.data == b"\xffnot json"  # the original bytes
     assert first.headers is not None
     assert first.headers["Rapport-Seq"] == str(garbage.seq)
@@ -85,10 +91,13 @@ async def test_poison_events_are_dead_lettered_and_the_rest_applied(
     assert "subject mismatch" in second.headers["Rapport-Reason"]
 
 
-async def test_fold_errors_are_dead_lettered_with_the_reason(nc: NATS, tmp_path: Path) -> None:
+async def test_lifecycle_breaking_events_are_kept_not_dead_lettered(
+    nc: NATS, tmp_path: Path
+) -> None:
+    """Contract v1.1: a raw publish that breaks the lifecycle is a rejected transition."""
     store = ProposalsStore(tmp_path / "proposals.db")
     await store.open()
-    await publish(nc, event("proposal.accepted", "r", {"proposal_id": "ghost"}))
+    ghost = await publish(nc, event("proposal.accepted", "r", {"proposal_id": "ghost"}))
     last = await publish(nc, event("proposal.drafted", "r", {"proposal_id": "p", "title": "T"}))
     projector = Projector(nc, "proposals", proposals_apply, store)
     await projector.start()
@@ -96,13 +105,72 @@ async def test_fold_errors_are_dead_lettered_with_the_reason(nc: NATS, tmp_path:
         assert await projector.wait_applied(last, 10)
     finally:
         await projector.stop()
+    assert (await nc.jetstream().stream_info(DLQ_STREAM)).state.messages == 0
+    assert await store.find(["drafted"]) == [("r", "p")]
+    context = (await store.load(["r"]))["r"]
+    (rejection,) = context.rejected("ghost")
+    assert (rejection.seq, rejection.why) == (
+        ghost,
+        "proposal ghost is unknown, so it cannot be accepted",
+    )
+    await store.close()
+
+
+def refuse_meetings(view: StageView | None, event: Event, seq: int = 0) -> StageView:
+    """A fold that refuses one kind of event with its own error type."""
+    if isinstance(event, InteractionRecorded) and event.data.kind == "meeting":
+        raise FoldError("meetings are not taken here")
+    return stage_apply(view, event, seq)
+
+
+def broken_on_calls(view: StageView | None, event: Event, seq: int = 0) -> StageView:
+    """A fold with a bug: it raises something other than FoldError on calls."""
+    if isinstance(event, InteractionRecorded) and event.data.kind == "call":
+        raise ZeroDivisionError("a bug")
+    return stage_apply(view, event, seq)
+
+
+async def test_fold_errors_are_dead_lettered_with_the_reason(
+    nc: NATS, stage_store: StageStore
+) -> None:
+    refused = await publish(nc, event("interaction.recorded", "r"))  # a meeting
+    last = await publish(nc, event("connection.made", "r"))
+    projector = Projector(nc, "stage", refuse_meetings, stage_store)
+    await projector.start()
+    try:
+        assert await projector.wait_applied(last, 10)
+    finally:
+        await projector.stop()
     dead = await nc.jetstream().get_msg(DLQ_STREAM, 1)
     assert dead.headers is not None
-    assert dead.headers["Rapport-Reason"] == (
-        "proposals could not apply it: proposal ghost is unknown, so it cannot be accepted"
-    )
-    assert await store.find(["drafted"]) == [("r", "p")]
-    await store.close()
+    assert dead.headers["Rapport-Seq"] == str(refused)
+    assert dead.headers["Rapport-Reason"] == "stage could not apply it: meetings are not taken here"
+    assert await stage_store.dead_lettered() == 1
+
+
+async def test_a_bug_in_a_fold_stops_the_projection_before_the_event(
+    nc: NATS, stage_store: StageStore
+) -> None:
+    """Another exception than FoldError is a bug: no dead letter, no checkpoint past it."""
+    before = await publish(nc, event("connection.made", "r"))
+    await publish(nc, event("interaction.recorded", "r", {"kind": "call", "direction": "mutual"}))
+    await publish(nc, event("stage.changed", "r", {"to": "awareness"}))
+    projector = Projector(nc, "stage", broken_on_calls, stage_store, batch_size=1)
+    await projector.start()
+    try:
+        await wait_for(lambda: projector.failure is not None, what="the projection to stop")
+        assert projector.applied_seq == before
+        assert await stage_store.checkpoint() == before
+        assert projector.failure is not None
+        assert "seq 2" in projector.failure
+        assert "ZeroDivisionError: a bug" in projector.failure
+        assert projector.status()["failure"] == projector.failure
+    finally:
+        await projector.stop()
+    assert (await nc.jetstream().stream_info(DLQ_STREAM)).state.messages == 0
+    view = await stage_store.get("r")
+    assert view is not None
+    assert view.stage == "connection"
 
 
 async def test_restart_resumes_after_the_checkpoint(nc: NATS, tmp_path: Path) -> None:

@@ -78,11 +78,14 @@ def report(state: HealthState, when: datetime) -> dict[str, Any]:
 
 @settings(max_examples=150)
 @given(touches=_touches, others=_others, data=st.data())
-def test_any_arrival_order_gives_the_same_health(
+def test_any_arrival_order_of_the_other_events_gives_the_same_health(
     touches: list[dict[str, Any]], others: list[dict[str, Any]], data: st.DataObject
 ) -> None:
+    """The contract: whatever order interactions arrive in; stage changes keep stream order."""
     envelopes = touches + others
     shuffled = data.draw(st.permutations(envelopes))
+    changes = iter([e for e in envelopes if e["type"] == "rapport.stage.changed"])
+    shuffled = [next(changes) if e["type"] == "rapport.stage.changed" else e for e in shuffled]
     when = at(data.draw(st.floats(0, 500)))
     assert report(fold(envelopes), when) == report(fold(shuffled), when)
 
@@ -237,8 +240,15 @@ def test_codec_round_trip(touches: list[dict[str, Any]], others: list[dict[str, 
     assert codec.decode("r", codec.encode(state)) == state
 
 
-def test_stage_for_health_follows_time_not_arrival() -> None:
+def test_health_names_the_stage_of_the_one_timeline() -> None:
+    """Stage changes fold in stream order, those with `time` <= the instant (contract v1.1)."""
     forward = event("stage.changed", "r", {"to": "awareness"}, days=1)
     further = event("stage.changed", "r", {"to": "engagement"}, days=2)
-    state = fold([touch(0), further, forward])  # arrived out of order
-    assert assess(state, at(3)).stage == Stage.ENGAGEMENT
+    state = fold([touch(0), further, forward])  # stored out of time order
+    # in stream order, engagement comes first: a skip from connection without a reason
+    assert assess(state, at(3)).stage == Stage.AWARENESS
+    assert assess(state, at(1.5)).stage == Stage.AWARENESS
+    assert assess(state, at(0.5)).stage == Stage.CONNECTION
+    in_order = fold([touch(0), forward, further])
+    assert assess(in_order, at(3)).stage == Stage.ENGAGEMENT
+    assert assess(in_order, at(1.5)).stage == Stage.AWARENESS

@@ -9,17 +9,16 @@ import orjson
 import pytest
 
 from events import Stage, parse_event
-from projections.base import FoldError
 from projections.proposals import codec
 from projections.proposals.fold import PartnerContext, apply
-from projections.proposals.readiness import age_days, readiness
+from projections.proposals.readiness import age_days, readiness, stage_on
 from tests.factories import BASE_TIME, event
 
 
 def fold(*envelopes: dict[str, Any]) -> PartnerContext:
     context = None
-    for envelope in envelopes:
-        context = apply(context, parse_event(orjson.dumps(envelope)))
+    for seq, envelope in enumerate(envelopes, start=1):
+        context = apply(context, parse_event(orjson.dumps(envelope)), seq)
     assert context is not None
     return context
 
@@ -64,26 +63,46 @@ def test_a_draft_can_be_withdrawn() -> None:
 
 
 @pytest.mark.parametrize(
-    ("envelopes", "problem"),
+    ("envelopes", "rejected"),
     [
-        ([decided("accepted")], "proposal p-1 is unknown, so it cannot be accepted"),
-        ([drafted(), decided("accepted")], "proposal p-1 is drafted; it cannot be accepted"),
+        ([decided("accepted")], (1, "proposal p-1 is unknown, so it cannot be accepted")),
         (
             [drafted(), decided("withdrawn"), decided("declined")],
-            "is withdrawn; it cannot be declined",
+            (3, "proposal p-1 is withdrawn; it cannot be declined"),
         ),
-        ([event("proposal.submitted", "r", {"proposal_id": "p-1"})], "never drafted"),
+        (
+            [event("proposal.submitted", "r", {"proposal_id": "p-1"})],
+            (1, "proposal p-1 was never drafted, so its submission needs a title"),
+        ),
         (
             [drafted(), event("proposal.submitted", "r", {"proposal_id": "p-1"}), drafted()],
-            "already submitted; a draft cannot reopen it",
+            (3, "proposal p-1 is submitted; a draft cannot reopen it"),
+        ),
+        (
+            [drafted(), decided("accepted"), decided("accepted")],
+            (3, "proposal p-1 is accepted already"),
         ),
     ],
 )
-def test_events_that_break_the_lifecycle_cannot_be_applied(
-    envelopes: list[dict[str, Any]], problem: str
+def test_events_that_break_the_lifecycle_are_kept_as_rejected_transitions(
+    envelopes: list[dict[str, Any]], rejected: tuple[int, str]
 ) -> None:
-    with pytest.raises(FoldError, match=problem):
-        fold(*envelopes)
+    """Contract v1.1: kept in the log, changing nothing, listed on the proposal with why."""
+    context = fold(*envelopes)
+    before = fold(*envelopes[:-1]) if len(envelopes) > 1 else None
+    (rejection,) = context.rejected("p-1")
+    assert (rejection.seq, rejection.why) == rejected
+    assert rejection.type == envelopes[-1]["type"]
+    assert context.proposals == (before.proposals if before else ())
+
+
+def test_a_decision_on_a_draft_is_a_fact_flagged_unsubmitted() -> None:
+    proposal = fold(drafted(), decided("accepted")).proposal("p-1")
+    assert proposal is not None
+    assert (proposal.status, proposal.flags) == ("accepted", ("unsubmitted",))
+    withdrawn = fold(drafted(), decided("withdrawn")).proposal("p-1")
+    assert withdrawn is not None
+    assert withdrawn.flags == ()
 
 
 def test_context_follows_stage_owner_and_latest_capacity() -> None:
@@ -95,7 +114,7 @@ def test_context_follows_stage_owner_and_latest_capacity() -> None:
         event("capacity.noted", "r", {"capacity": "low"}, days=2),  # older: ignored
     )
     assert context.owner == "maria@example.com"
-    assert context.stage == Stage.AWARENESS
+    assert stage_on(context, BASE_TIME + timedelta(days=10)) == Stage.AWARENESS
     assert context.capacity is not None
     assert context.capacity.level == "high"
 

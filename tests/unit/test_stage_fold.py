@@ -59,7 +59,8 @@ def test_events_that_do_not_concern_the_stage_change_nothing() -> None:
     assert apply(view, parse_event(orjson.dumps(event("interaction.recorded", "r")))) is view
 
 
-def test_funnel_is_strict() -> None:
+def test_funnel_counts_a_skipped_stage_as_reached() -> None:
+    """Contract v1.1: `reached` counts stages moved past by a skip; conversion is never > 1."""
     skipped = fold(
         event("connection.made", "a"),
         event("stage.changed", "a", {"to": "engagement", "reason": "warm intro"}),
@@ -69,20 +70,27 @@ def test_funnel_is_strict() -> None:
         event("stage.changed", "b", {"to": "awareness"}),
         event("stage.changed", "b", {"to": "engagement"}),
     )
+    closed = fold(
+        event("connection.made", "c"),
+        event("stage.changed", "c", {"to": "awareness"}),
+        event("stage.changed", "c", {"to": "closed", "reason": "gone quiet"}),
+    )
     totals: dict[tuple[str, str], int] = {}
-    for view in (skipped, stepped):
+    for view in (skipped, stepped, closed):
         for (_, measure, name), count in funnel_contribution(view).items():
             totals[(measure, name)] = totals.get((measure, name), 0) + count
     reply = funnel_reply(totals)
     assert reply["stages"]["engagement"] == 2
+    assert reply["stages"]["closed"] == 1
     assert reply["reached"] == {
-        "connection": 2, "awareness": 1, "engagement": 2, "conversion": 0, "partnership": 0
+        "connection": 3, "awareness": 3, "engagement": 2, "conversion": 0, "partnership": 0
     }  # fmt: skip
-    # of the 2 that reached connection, only 1 reached awareness; that 1 went on to engagement
-    assert reply["conversion"]["connection->awareness"] == 0.5
-    assert reply["conversion"]["awareness->engagement"] == 1.0
-    assert reply["conversion"]["engagement->conversion"] == 0.0
-    assert reply["conversion"]["conversion->partnership"] is None
+    assert reply["conversion"] == {
+        "connection->awareness": 1.0,
+        "awareness->engagement": round(2 / 3, 4),
+        "engagement->conversion": 0.0,
+        "conversion->partnership": None,
+    }
 
 
 _moves = st.lists(
