@@ -10,6 +10,9 @@ Phases, all on loopback, on the same seeded workload:
 5. end to end on a fresh server: the three projector services running while the events are
    published, until all three have caught up;
 6. query latency over NATS and over HTTP (20 concurrent clients) against the filled stores;
+7. the validated ingest (`rapport.ingest`, batches of 1 000, four clients) on a fresh server
+   with the three projections running, with its identity check (the projections' index of
+   event ids) and without it (JetStream's window alone): what identity costs;
 and the peak RSS of every service and the size of every store.
 """
 
@@ -58,6 +61,7 @@ class Options:
     seed: int = 1
     publishers: int = 4
     baseline_events: int = 20_000  # the slow baselines run on the first events of the stream
+    ingest_events: int = 100_000  # sent through the validated ingest, with and without identity
     clients: int = 20
     query_seconds: float = 10.0
     workdir: Path | None = None
@@ -65,19 +69,33 @@ class Options:
     @classmethod
     def quick(cls) -> Options:
         """A short run for CI."""
-        return cls(events=20_000, relationships=2_000, baseline_events=2_000, query_seconds=2.0)
+        return cls(
+            events=20_000,
+            relationships=2_000,
+            baseline_events=2_000,
+            ingest_events=10_000,
+            query_seconds=2.0,
+        )
 
 
 class Service:
     """One `rapport service NAME` process, watched through its NATS ping."""
 
-    def __init__(self, name: str, nats_url: str, data_dir: Path, http_port: int = 0) -> None:
+    def __init__(
+        self,
+        name: str,
+        nats_url: str,
+        data_dir: Path,
+        http_port: int = 0,
+        env: dict[str, str] | None = None,
+    ) -> None:
         env = {
             **os.environ,
             "RAPPORT_NATS_URL": nats_url,
             "RAPPORT_DATA_DIR": str(data_dir),
             "RAPPORT_HTTP_PORT": str(http_port),
             "RAPPORT_LOG_LEVEL": "warning",
+            **(env or {}),
         }
         self.name = name
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -269,6 +287,7 @@ async def run(options: Options, say: Callable[[str], None]) -> dict[str, Any]:
         finally:
             server.stop()
         result.update(await end_to_end_and_queries(workload, options, root, say))
+        result.update(await ingest(workload, options, root, say))
         result["ratios"] = ratios(result)
         return result
     finally:
@@ -428,6 +447,77 @@ async def queries(
     }
 
 
+async def ingest(
+    workload: Workload, options: Options, root: Path, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """The validated ingest's throughput, with the index of event ids and without it."""
+    count = min(workload.size, options.ingest_events)
+    envelopes = [data for _, data, _ in workload.events[:count]]
+    figures: dict[str, Any] = {"ingest_events": count}
+    for identity in (True, False):
+        label = "with" if identity else "without"
+        say(f"validated ingest of {count:,} events, {label} the index of event ids")
+        server = await start_server(root / f"nats-ingest-{label}")
+        data = root / f"ingest-{label}"
+        projections = [Service(name, server.url, data) for name in PROJECTIONS]
+        service = Service(
+            "ingest", server.url, data, env={"RAPPORT_INGEST_IDENTITY": str(identity).lower()}
+        )
+        nc = await nats.connect(server.url)
+        try:
+            for name in (*PROJECTIONS, "ingest"):
+                while not await _answers(nc, name):
+                    if any(s.process.poll() is not None for s in (*projections, service)):
+                        raise RuntimeError(f"a service exited while starting; see {data}")
+                    await asyncio.sleep(0.05)
+            seconds = await _send_batches(nc, envelopes, options.publishers)
+            service.sample()
+        finally:
+            await nc.close()
+            for running in (service, *projections):
+                running.stop()
+            server.stop()
+        figures[f"ingest_eps_{label}_identity"] = round(count / seconds)
+        figures.setdefault("rss_mb", {})[f"ingest_{label}_identity"] = round(service.peak_rss, 1)
+    return {
+        "ingest_eps": figures["ingest_eps_with_identity"],
+        "ingest_eps_window_only": figures["ingest_eps_without_identity"],
+        "ingest_events": count,
+        "rss_mb_ingest": figures["rss_mb"]["ingest_with_identity"],
+    }
+
+
+async def _answers(nc: NATS, name: str) -> bool:
+    try:
+        await nc.request(ping_subject(name), b"", timeout=1)
+    except Exception:
+        return False
+    return True
+
+
+async def _send_batches(nc: NATS, envelopes: list[bytes], clients: int) -> float:
+    """Send everything to `rapport.ingest` in batches of 1 000 from `clients` requesters."""
+    batches = [envelopes[i : i + 1000] for i in range(0, len(envelopes), 1000)]
+    queue: asyncio.Queue[list[bytes]] = asyncio.Queue()
+    for batch in batches:
+        queue.put_nowait(batch)
+
+    async def requester() -> None:
+        while not queue.empty():
+            batch = queue.get_nowait()
+            reply = orjson.loads(
+                (
+                    await nc.request("rapport.ingest", b"[" + b",".join(batch) + b"]", timeout=60)
+                ).data
+            )
+            if "error" in reply:
+                raise RuntimeError(f"the ingest refused a batch: {reply['error']}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(requester() for _ in range(clients)))
+    return time.perf_counter() - started
+
+
 def ratios(result: dict[str, Any]) -> dict[str, float | None]:
     """The figures the issue sets targets for, as ratios within this one run."""
     live = min(result["projector_eps"].values())
@@ -445,5 +535,9 @@ def ratios(result: dict[str, Any]) -> dict[str, float | None]:
         "vs_eventsourcing": ratio(
             min(result["projector_eps"]["stage"], result["projector_eps"]["health"]),
             result.get("eventsourcing_eps"),
+        ),
+        # the index of event ids against JetStream's window alone: 1.0 means it costs nothing
+        "ingest_identity_vs_window_only": ratio(
+            result.get("ingest_eps"), result.get("ingest_eps_window_only")
         ),
     }

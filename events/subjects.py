@@ -9,6 +9,7 @@ EVENTS_FILTER = "rapport.ev.>"
 DLQ_PREFIX = "rapport.dlq"
 DLQ_FILTER = "rapport.dlq.>"
 INGEST_SUBJECT = "rapport.ingest"
+IDENTITY_SUBJECT = "rapport.q.identity.lookup"  # every projection answers it (one queue group)
 QUERY_PREFIX = "rapport.q"
 CONTROL_PREFIX = "rapport.ctl"
 TYPE_PREFIX = "rapport."

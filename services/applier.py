@@ -89,10 +89,8 @@ class BatchApplier(Generic[S]):
         fold: Fold[S],
         store: SqliteStore[S],
         owns: Callable[[str | None], bool] | None = None,
-        dead_letters: bool = True,
     ) -> None:
         self.js = js
-        self.dead_letters = dead_letters  # False: what cannot be read is skipped (an index)
         self.owns = owns  # a partition replica folds only the relationships it owns
         self.name = name
         self.fold = fold
@@ -167,10 +165,9 @@ class BatchApplier(Generic[S]):
 
     async def commit(self, prepared: Prepared[S]) -> None:
         """Dead-letter, then commit rows, ids, the dead-letter count and checkpoint at once."""
-        if self.dead_letters:
-            for item in prepared.dead:
-                await self.dead_letter(item)
-        dead = len(prepared.dead) if self.dead_letters else 0
+        for item in prepared.dead:
+            await self.dead_letter(item)
+        dead = len(prepared.dead)
         await self.store.commit(prepared.changes, prepared.last_seq, prepared.new_ids, dead)
         self._in_flight = [b for b in self._in_flight if b.last_seq > prepared.last_seq]
         self.stats.applied += prepared.applied

@@ -71,6 +71,10 @@ def table(result: dict[str, Any]) -> Table:
         p99 = q[key.replace("p50", "p99")]
         out.add_row(f"query p50 / p99, NATS ({clients} clients)", f"{q[key]} / {p99} ms")
     out.add_row("query p50 / p99, HTTP (20 clients)", f"{q['http_p50']} / {q['http_p99']} ms")
+    out.add_row("validated ingest, batches of 1 000", f"{result['ingest_eps']:,} ev/s")
+    out.add_row(
+        "validated ingest, JetStream's window only", f"{result['ingest_eps_window_only']:,} ev/s"
+    )
     for name, mb in result["rss_mb"].items():
         out.add_row(f"peak RSS {name}", f"{mb} MB")
     for name, mb in result["store_mb"].items():

@@ -19,14 +19,12 @@ from rich.progress import (
 from rich.table import Table
 
 from services.cli_common import DataDir, NatsUrl, app, console, fail, load_settings, run
-from services.specs import REBUILDABLE
+from services.specs import SPECS
 
 
 @app.command()
 def replay(
-    projection: Annotated[
-        str, typer.Argument(help="stage, health, proposals, identity (the index of ids) or all")
-    ],
+    projection: Annotated[str, typer.Argument(help="stage, health, proposals or all")],
     as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
     nats_url: NatsUrl = None,
     data_dir: DataDir = None,
@@ -36,9 +34,9 @@ def replay(
 
     # each dead letter is counted in the summary; one log line apiece would bury the bar
     logging.getLogger("rapport.projector").setLevel(logging.ERROR)
-    names = list(REBUILDABLE) if projection == "all" else [projection]
-    if any(name not in REBUILDABLE for name in names):
-        fail(f"unknown projection {projection!r}; choose {', '.join(REBUILDABLE)} or all", 2)
+    names = list(SPECS) if projection == "all" else [projection]
+    if any(name not in SPECS for name in names):
+        fail(f"unknown projection {projection!r}; choose {', '.join(SPECS)} or all", 2)
     settings = load_settings(nats_url=nats_url, data_dir=data_dir)
     reports: list[ReplayReport] = []
     columns = (

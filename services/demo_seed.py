@@ -21,7 +21,7 @@ from events.subjects import query_subject, stage_subject
 from services.cli_emit import request_ingest
 from services.connection import connect
 from services.demo_data import DEFAULT_SEED, generate
-from services.log_reader import DirectReader
+from services.identity import RemoteIndex
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
@@ -124,23 +124,21 @@ async def _publish_raw(
 ) -> None:
     """Publish rule-breaking stage changes straight to JetStream, once per event id."""
     js = nc.jetstream(timeout=settings.publish_timeout)
-    reader = DirectReader(nc, timeout=settings.request_timeout * 2)
-    try:
-        for event in events:
-            subject = stage_subject(event["subject"])
-            # the duplicate window is short: a re-run days later must not store them again
-            stored = await reader.read(subject)
-            if any(orjson.loads(message.data).get("id") == event["id"] for message in stored):
-                report.raw_already_stored += 1
-                continue
-            ack = await js.publish(
-                subject, orjson.dumps(event), headers={"Nats-Msg-Id": event["id"]}
-            )
-            report.raw_published += not ack.duplicate
-            report.raw_already_stored += bool(ack.duplicate)
-            report.last_seq = max(report.last_seq, ack.seq)
-    finally:
-        await reader.close()
+    # the duplicate window is short: a re-run days later asks the index of event ids
+    index = RemoteIndex(nc, settings.request_timeout)
+    stored = await index.first_copies({event["id"] for event in events}, upto_seq=report.last_seq)
+    for event in events:
+        if event["id"] in stored:
+            report.raw_already_stored += 1
+            continue
+        ack = await js.publish(
+            stage_subject(event["subject"]),
+            orjson.dumps(event),
+            headers={"Nats-Msg-Id": event["id"]},
+        )
+        report.raw_published += not ack.duplicate
+        report.raw_already_stored += bool(ack.duplicate)
+        report.last_seq = max(report.last_seq, ack.seq)
 
 
 async def _wait_applied(nc: NATS, settings: Settings, last_seq: int) -> bool:

@@ -23,7 +23,7 @@ from services.http_events import json_response
 from services.http_events import router as events_router
 from services.http_queries import router as queries_router
 from services.log_reader import DirectReader
-from services.metrics import Metrics
+from services.metrics import Metrics, ping_all
 from services.web.routes import router as web_router
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 async def healthz(request: Request) -> Response:
-    """NATS connected and both streams present: 200; otherwise 503 with what is missing."""
+    """NATS connected, both streams present, no projection stopped: 200; else 503 and why."""
     nc: NATS = request.app.state.nc
     streams: dict[str, Any] = {}
     problems: list[str] = []
@@ -114,6 +114,13 @@ async def healthz(request: Request) -> Response:
                 problems.append(f"stream {name} did not answer ({exc.__class__.__name__})")
                 continue
             streams[name] = {"messages": info.state.messages, "last_seq": info.state.last_seq}
+    services: dict[str, Any] = {}
+    if nc.is_connected:
+        for name, status in (await ping_all(nc)).items():
+            failure = status.get("failure") if status else None
+            services[name] = {"up": status is not None, "failure": failure}
+            if failure:  # a bug stopped it: it answers from what it applied, and moves no more
+                problems.append(f"projection {name} stopped: {failure}")
     payload = {
         "status": "degraded" if problems else "ok",
         "nats": {
@@ -121,6 +128,7 @@ async def healthz(request: Request) -> Response:
             "url": nc.connected_url.geturl() if nc.connected_url else None,
         },
         "streams": streams,
+        "services": services,
         "problems": problems,
     }
     return json_response(payload, 503 if problems else 200)

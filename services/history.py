@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from events.reading import Copy, Dead, Fresh, decode, ids_of, read_in_order
-from events.subjects import query_subject, relationship_filter
+from events.subjects import relationship_filter
+from services.identity import IndexBehind, RemoteIndex
 from services.log_reader import LogReadError
 
 if TYPE_CHECKING:
@@ -30,31 +31,15 @@ if TYPE_CHECKING:
     FirstCopies = Callable[[set[str], int], Awaitable[dict[str, FirstCopy]]]
 
 
-IDENTITY_LOOKUP = query_subject("identity", "lookup")
-LOOKUP_CHUNK = 1000
-
-
 def identity_over_nats(nc: NATS, timeout: float) -> FirstCopies:
-    """Ask the index of event ids (the ingest service) about first copies, over NATS."""
+    """Ask the projections' index of event ids about first copies, over NATS."""
+    index = RemoteIndex(nc, timeout)
 
     async def first_copies(ids: set[str], upto_seq: int) -> dict[str, FirstCopy]:
-        found: dict[str, FirstCopy] = {}
-        ordered = sorted(ids)
-        for start in range(0, len(ordered), LOOKUP_CHUNK):
-            body = {"ids": ordered[start : start + LOOKUP_CHUNK], "upto_seq": upto_seq}
-            try:
-                message = await nc.request(IDENTITY_LOOKUP, orjson.dumps(body), timeout=timeout)
-            except Exception as exc:
-                raise LogReadError(
-                    f"the index of event ids (the ingest service) did not answer "
-                    f"{IDENTITY_LOOKUP} ({exc.__class__.__name__})"
-                ) from None
-            reply = orjson.loads(message.data)
-            if "error" in reply:
-                raise LogReadError(f"the index of event ids: {reply['error']['message']}")
-            for event_id, first in reply["found"].items():
-                found[event_id] = (int(first["seq"]), bytes.fromhex(first["digest"]))
-        return found
+        try:
+            return await index.first_copies(ids, upto_seq)
+        except IndexBehind as exc:
+            raise LogReadError(str(exc)) from None
 
     return first_copies
 

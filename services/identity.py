@@ -1,118 +1,133 @@
-"""The durable index of event ids: built from the log like a projection, consulted by the ingest.
+"""The durable index of event ids: what the ingest asks before it appends.
 
-It keeps, on disk, every event id with the stream sequence and digest of its first stored copy
-(the `event_ids` table every store has; this projection has nothing else), so the ingest can
+Every projection store keeps, on disk, each event id with the stream sequence and digest of its
+first stored copy (the `event_ids` table, built from the log as the projection reads it). Every
+projection service answers `rapport.q.identity.lookup` from it, in one queue group shared by
+all of them: whichever is up answers, and the ingest holds no ids of its own. The ingest can so
 answer a retry `duplicate` with the original sequence at any age, and refuse another event
 under a used id as a `conflict`, without holding ten million ids in memory.
 
-What the index has not read yet is covered by JetStream's duplicate window: the ingest trusts
-"not in the index" only while the index has taken everything stored more than half a window
-ago (`IdentityIndex.fresh`); otherwise it checks the stream's tail first, or refuses.
+What an index has not read yet is covered by JetStream's duplicate window: the ingest trusts
+"not in the index" only while the answering projection has taken everything stored more than
+half a window ago (`caught_up_at`); otherwise it asks again, naming the stream's last sequence
+for the projection to reach first, or refuses.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from events.queries import IdsQuery
-from events.subjects import EVENTS_STREAM
-from projections.store_base import SqliteStore
-from services.projection_service import ProjectionSpec, QueryError, Route
+import orjson
+
+from events.subjects import EVENTS_STREAM, IDENTITY_SUBJECT
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
-
-    import aiosqlite
     from nats.aio.client import Client as NATS
 
-    from events import Event
+    from events.queries import IdsQuery
     from events.reading import FirstCopy
     from services.projection_service import ProjectionService
 
+IDENTITY_QUEUE = "rapport-q-identity"  # every projection answers: whichever is up
+FIRST_COPIES_WAIT = 2.0  # seconds a projection waits to read up to a sequence asked about
+LOOKUP_CHUNK = 1000
+
 
 class IndexBehind(RuntimeError):
-    """The index did not read the log up to a sequence in time."""
+    """No index of event ids answered, or none had read the log far enough in time."""
 
 
-class IdentityStore(SqliteStore[None]):
-    """Only the ids: no view rows."""
-
-    async def load_rows(self, keys: Sequence[str]) -> dict[str, None]:
-        """No states to load."""
-        return {}
-
-    async def write_rows(
-        self, writer: aiosqlite.Connection, changes: Mapping[str, tuple[None, None]]
-    ) -> None:
-        """No states to write."""
-
-
-def keep_nothing(state: None, event: Event, seq: int = 0) -> None:
-    """The identity projection folds no state: the applier records every id it reads."""
-    return state
-
-
-def routes(service: ProjectionService) -> list[Route]:
-    """`rapport.q.identity.lookup`: the first stored copy of each of some ids."""
-
-    async def lookup(query: IdsQuery) -> dict[str, Any]:
-        try:
-            found = await IdentityIndex(service).first_copies(set(query.ids), query.upto_seq)
-        except IndexBehind as exc:
-            raise QueryError("unavailable", str(exc)) from None
-        return {"found": {i: {"seq": seq, "digest": d.hex()} for i, (seq, d) in found.items()}}
-
-    return [Route("lookup", IdsQuery, lookup)]
+async def lookup(service: ProjectionService, query: IdsQuery) -> dict[str, Any]:
+    """A projection's answer to `rapport.q.identity.lookup`: its store and its batch in flight."""
+    projector = service.projector
+    if query.upto_seq and not await projector.wait_taken(query.upto_seq, FIRST_COPIES_WAIT):
+        raise IndexBehind(
+            f"the {service.name} projection has read up to seq {projector.taken}, not yet "
+            f"{query.upto_seq}; retry shortly"
+        )
+    ids = set(query.ids)
+    known = projector.applier.first_copies_in_flight(ids)
+    known.update(await service.store.first_copies(ids - known.keys()))
+    return {
+        "found": {i: {"seq": seq, "digest": d.hex()} for i, (seq, d) in known.items()},
+        "taken": projector.taken,
+        "caught_up_at": projector.caught_up_at,
+        "projection": service.name,
+    }
 
 
-SPEC = ProjectionSpec(
-    name="identity",
-    fold=keep_nothing,
-    store=IdentityStore,
-    routes=routes,
-    version=1,
-    dead_letters=False,  # the projections keep what cannot be read; the index only skips it
-)
-
-FIRST_COPIES_WAIT = 2.0  # seconds to wait for the index to read up to a sequence asked about
-
-
-class IdentityIndex:
-    """The index as the ingest (in the same process) consults it."""
-
-    def __init__(self, service: ProjectionService) -> None:
-        self.service = service
+class IdIndex(Protocol):
+    """What the ingest asks of an index of event ids."""
 
     async def first_copies(self, ids: set[str], upto_seq: int = 0) -> dict[str, FirstCopy]:
-        """(seq, digest) of the first stored copy of each id the index has read.
+        """(seq, digest) of the first stored copy of each id the index has read."""
+        ...
 
-        With `upto_seq`, first waits (briefly) until the index has read up to that sequence,
-        and raises `IndexBehind` if it does not.
+    async def fresh(self, window: float) -> bool:
+        """True when an id the index does not know is one JetStream's window would catch."""
+        ...
+
+
+class RemoteIndex:
+    """The projections' index of event ids, asked over NATS."""
+
+    def __init__(self, nc: NATS, timeout: float) -> None:
+        self._nc = nc
+        self._timeout = timeout
+        self._caught_up_at = 0.0  # what the last answer said of its projection
+
+    async def first_copies(self, ids: set[str], upto_seq: int = 0) -> dict[str, FirstCopy]:
+        """(seq, digest) of each id's first stored copy; raises `IndexBehind` if none answers.
+
+        With `upto_seq`, the answering projection first reads the log up to that sequence.
         """
-        projector = self.service.projector
-        if upto_seq and not await projector.wait_taken(upto_seq, FIRST_COPIES_WAIT):
-            raise IndexBehind(
-                f"the index of event ids has read up to seq {projector.taken}, not yet "
-                f"{upto_seq}; retry shortly"
-            )
-        known = projector.applier.first_copies_in_flight(ids)
-        known.update(await self.service.store.first_copies(ids - known.keys()))
-        return known
+        found: dict[str, FirstCopy] = {}
+        ordered = sorted(ids) or ["-"]  # an empty question still says how fresh the index is
+        for start in range(0, len(ordered), LOOKUP_CHUNK):
+            body = {"ids": ordered[start : start + LOOKUP_CHUNK], "upto_seq": upto_seq}
+            try:
+                message = await self._nc.request(
+                    IDENTITY_SUBJECT, orjson.dumps(body), timeout=self._timeout + FIRST_COPIES_WAIT
+                )
+            except Exception as exc:
+                raise IndexBehind(
+                    "no projection answered for the index of event ids "
+                    f"({IDENTITY_SUBJECT}: {exc.__class__.__name__}); is a projection running?"
+                ) from None
+            reply = orjson.loads(message.data)
+            if "error" in reply:
+                raise IndexBehind(f"the index of event ids: {reply['error']['message']}")
+            for event_id, first in reply["found"].items():
+                found[event_id] = (int(first["seq"]), bytes.fromhex(first["digest"]))
+            self._caught_up_at = float(reply["caught_up_at"])
+        return found
 
-    async def fresh(self, nc: NATS, window: float, within: float) -> bool:
-        """True when an id the index does not know is one JetStream's window would catch.
+    async def fresh(self, window: float) -> bool:
+        """True when the index answering last had taken what was stored half a window ago.
 
-        The index has taken everything stored before `caught_up_at`; what came later is
-        younger than the duplicate window while that lies less than half a window back.
-        Otherwise read the stream's last sequence and wait (up to `within`) for the index.
+        Otherwise read the stream's last sequence and ask the index to reach it first.
         """
-        projector = self.service.projector
-        if time.time() - projector.caught_up_at < window / 2:
+        if time.time() - self._caught_up_at < window / 2:
             return True
         asked_at = time.time()
-        info = await nc.jetstream(timeout=within).stream_info(EVENTS_STREAM)
-        if not await projector.wait_taken(info.state.last_seq, within):
+        info = await self._nc.jetstream(timeout=self._timeout).stream_info(EVENTS_STREAM)
+        try:
+            await self.first_copies(set(), upto_seq=info.state.last_seq)
+        except IndexBehind:
             return False
-        projector.caught_up_at = max(projector.caught_up_at, asked_at)
+        # everything stored before `asked_at` has a sequence <= last_seq: it has been taken
+        self._caught_up_at = max(self._caught_up_at, asked_at)
+        return True
+
+
+class WindowOnly:
+    """No index: JetStream's duplicate window alone (the baseline `rapport bench` measures)."""
+
+    async def first_copies(self, ids: set[str], upto_seq: int = 0) -> dict[str, FirstCopy]:
+        """Nothing is known."""
+        return {}
+
+    async def fresh(self, window: float) -> bool:
+        """Always trusted: what the window does not catch is stored again."""
         return True

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from events import Event
     from events.proposal_rules import Status
     from events.reading import FirstCopy
-    from services.identity import IdentityIndex
+    from services.identity import IdIndex
 
 
 WRONG_LAST_SEQUENCE = 10071  # JetStream: Nats-Expected-Last-Subject-Sequence did not hold
@@ -147,7 +147,7 @@ class Ingestor:
     def __init__(
         self,
         nc: NATS,
-        identity: IdentityIndex,
+        identity: IdIndex,
         *,
         duplicate_window: float = 120.0,
         max_batch: int = 1000,
@@ -185,8 +185,13 @@ class Ingestor:
         candidates = [c for lane in by_relationship.values() for c in lane]
         if not candidates:
             return IngestResult(batch=batch, outcomes=outcomes)
-        known = await self._identity.first_copies(ids_of_candidates(candidates))
-        fresh: bool | None = None  # whether "not in the index" means new (asked once, lazily)
+        try:
+            known = await self._identity.first_copies(ids_of_candidates(candidates))
+        except IndexBehind:
+            known = {}  # nothing can be told a retry or new: every event waits for `fresh`
+            fresh: bool | None = False
+        else:
+            fresh = None  # whether "not in the index" means new (asked once, lazily)
         pending: list[tuple[Candidate, asyncio.Future[PubAck]]] = []
         lanes = asyncio.Semaphore(LANES)
 
@@ -194,9 +199,7 @@ class Ingestor:
             nonlocal fresh
             if fresh is None:
                 try:
-                    fresh = await self._identity.fresh(
-                        self._nc, self._window, self._publish_timeout
-                    )
+                    fresh = await self._identity.fresh(self._window)
                 except Exception:  # the stream did not answer: treat as not fresh
                     fresh = False
             return fresh
@@ -365,8 +368,8 @@ class Ingestor:
 
 
 _INDEX_BEHIND = (
-    "the index of event ids is behind the log by more than half JetStream's duplicate "
-    "window, so a retry could not be told from a new event; retry shortly"
+    "no index of event ids (a projection service) is caught up with the log, so a retry "
+    "could not be told from a new event; retry shortly"
 )
 
 

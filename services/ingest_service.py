@@ -1,7 +1,7 @@
 """`rapport service ingest`: validated ingest over NATS on `rapport.ingest` (queue group).
 
-The process also runs the identity projection (the durable index of event ids) that the
-ingest consults in memory and on disk; it answers `rapport.q.identity.lookup` for the others.
+It holds no state of its own: ids are looked up in the projections' index of event ids
+(`rapport.q.identity.lookup`), stages and proposals read from the log.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from services import identity
 from services.connection import connect
 from services.hosting import add_ping, error_reply, make_broker, reply, start_broker
 from services.ingest import BodyError, Ingestor
-from services.projection_service import ProjectionService
+from services.streams import ensure_streams
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
@@ -32,7 +32,6 @@ class IngestService:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.index = ProjectionService(settings, identity.SPEC)
         self.broker = make_broker(settings, self.name)
         self._nc: NATS | None = None
         self._ingestor: Ingestor | None = None
@@ -58,12 +57,19 @@ class IngestService:
         return reply(result.reply())
 
     async def start(self) -> None:
-        """Start the index of event ids, then answer ingest requests."""
-        await self.index.start()  # connects, and makes sure the streams exist
+        """Connect, make sure the streams exist, and start answering."""
         self._nc = await connect(self.settings, self.name)
+        await ensure_streams(
+            self._nc.jetstream(), self.settings.replicas, self.settings.duplicate_window
+        )
+        index: identity.IdIndex = (
+            identity.RemoteIndex(self._nc, self.settings.request_timeout)
+            if self.settings.ingest_identity
+            else identity.WindowOnly()
+        )
         self._ingestor = Ingestor(
             self._nc,
-            identity.IdentityIndex(self.index),
+            index,
             duplicate_window=self.settings.duplicate_window,
             max_batch=self.settings.max_batch,
             publish_timeout=self.settings.publish_timeout,
@@ -77,11 +83,10 @@ class IngestService:
             await self._ingestor.close()
         if self._nc is not None:
             await self._nc.drain()
-        await self.index.stop()
 
     def status(self) -> dict[str, Any]:
-        """Requests answered so far, and how the index of event ids is doing."""
-        return {"requests": self.requests, "identity": self.index.status()}
+        """Requests answered so far."""
+        return {"requests": self.requests}
 
 
 def body_refused(code: str, message: str) -> bytes:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PROJECTIONS = ("stage", "health", "proposals")
+SERVICES = (*PROJECTIONS, "ingest", "gateway")
 
 
 class Metrics:
@@ -46,6 +47,9 @@ class Metrics:
             "rapport_projection_lag", "Stream last sequence - applied", ("projection",)
         )
         self.dead = gauge("rapport_dead_lettered", "Events dead-lettered by", ("projection",))
+        self.failed = gauge(
+            "rapport_projection_failed", "1 when a bug stopped the projection", ("projection",)
+        )
         self.up = gauge("rapport_service_up", "1 when the service answered", ("service",))
         self.stream_last = gauge("rapport_stream_last_seq", "Last sequence of RAPPORT_EVENTS")
         self.stream_messages = gauge("rapport_stream_messages", "Events stored")
@@ -87,17 +91,22 @@ class Metrics:
             self.stream_last.set(last_seq)
             self.stream_messages.set(info.state.messages)
             self.dlq.set((await js.stream_info(DLQ_STREAM)).state.messages)
-        statuses = await asyncio.gather(
-            *(_ping(nc, name) for name in (*PROJECTIONS, "ingest", "gateway"))
-        )
-        for name, status in zip((*PROJECTIONS, "ingest", "gateway"), statuses, strict=True):
+        statuses = await ping_all(nc)
+        for name, status in statuses.items():
             self.up.labels(name).set(1 if status is not None else 0)
             if name in PROJECTIONS and status is not None:
                 self.applied.labels(name).set(status.get("events_applied", 0))
                 self.applied_seq.labels(name).set(status.get("applied_seq", 0))
                 self.dead.labels(name).set(status.get("dead_lettered", 0))
+                self.failed.labels(name).set(1 if status.get("failure") else 0)
                 self.lag.labels(name).set(max(0, last_seq - status.get("applied_seq", 0)))
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def ping_all(nc: NATS) -> dict[str, dict[str, Any] | None]:
+    """Every service's status (None: it did not answer)."""
+    statuses = await asyncio.gather(*(_ping(nc, name) for name in SERVICES))
+    return dict(zip(SERVICES, statuses, strict=True))
 
 
 async def _ping(nc: NATS, service: str) -> dict[str, Any] | None:

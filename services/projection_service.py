@@ -22,7 +22,8 @@ from faststream.nats import NatsMessage  # noqa: TC002  (FastStream resolves it 
 from pydantic import ValidationError
 
 from events.parsing import describe
-from events.subjects import query_subject
+from events.queries import IdsQuery
+from events.subjects import IDENTITY_SUBJECT, query_subject
 from services.connection import connect, flush
 from services.cursors import BadCursor
 from services.hosting import add_ping, error_reply, make_broker, reply, start_broker, swap_subject
@@ -82,6 +83,7 @@ class Route:
     model: type[Query]
     handler: Callable[[Any], Awaitable[dict[str, Any]]]
     subject: str | None = None  # when not rapport.q.<projection>.<name> (e.g. rapport.q.audit)
+    queue: str | None = None  # when not the projection's own queue group
     # With partitions: a query naming a relationship goes to its owner; one that does not is
     # asked of every partition and merged by `merge` (without `merge`, any replica answers).
     merge: Callable[[Any, list[dict[str, Any]]], dict[str, Any]] | None = None
@@ -100,7 +102,19 @@ class ProjectionSpec:
     store: Callable[..., SqliteStore[Any]]
     routes: Callable[[ProjectionService], list[Route]]
     version: int = 1
-    dead_letters: bool = True  # False: an index that only reads (what it cannot read, others keep)
+
+
+def identity_route(service: ProjectionService) -> Route:
+    """`rapport.q.identity.lookup`: every projection's store is an index of event ids."""
+    from services.identity import IDENTITY_QUEUE, IndexBehind, lookup
+
+    async def answer(query: IdsQuery) -> dict[str, Any]:
+        try:
+            return await lookup(service, query)
+        except IndexBehind as exc:
+            raise QueryError("unavailable", str(exc)) from None
+
+    return Route("lookup", IdsQuery, answer, subject=IDENTITY_SUBJECT, queue=IDENTITY_QUEUE)
 
 
 class ProjectionService:
@@ -123,7 +137,7 @@ class ProjectionService:
         self._in_flight: Counter[int] = Counter()
         self._drained = asyncio.Condition()
         add_ping(self.broker, self)
-        self.routes = spec.routes(self)
+        self.routes = [*spec.routes(self), identity_route(self)]
         self._answering: set[asyncio.Task[None]] = set()
         self._subscriptions: list[Subscription] = []
         self._capacity = asyncio.Semaphore(QUERY_WORKERS)
@@ -150,7 +164,9 @@ class ProjectionService:
             subject = route.subject or query_subject(self.name, route.name)
             self._subscriptions.append(
                 await self._nc.subscribe(
-                    subject, queue=f"rapport-q-{self.name}", cb=self._responder(route, self.route)
+                    subject,
+                    queue=route.queue or f"rapport-q-{self.name}",
+                    cb=self._responder(route, self.route),
                 )
             )
             if partitions > 1:
@@ -366,7 +382,6 @@ class ProjectionService:
             durable=durable,
             acknowledge=live,
             owns=self.owns if self.settings.partitions > 1 else None,
-            dead_letters=self.spec.dead_letters,
         )
 
     async def swap(self, body: bytes) -> bytes:

@@ -97,13 +97,12 @@ class Projector(Generic[S]):
         request_expires: float = 5.0,
         acknowledge: bool = True,
         owns: Callable[[str | None], bool] | None = None,
-        dead_letters: bool = True,
     ) -> None:
         self.nc = nc
         self.js = nc.jetstream()
         self.name = name
         self.store = store
-        self.applier = BatchApplier(self.js, name, fold, store, owns, dead_letters)
+        self.applier = BatchApplier(self.js, name, fold, store, owns)
         self.batch_size = batch_size
         self.stream = stream
         self.subject_filter = subject_filter
@@ -124,9 +123,11 @@ class Projector(Generic[S]):
         self._inbox = ""
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._progress = asyncio.Condition()
-        # Wall-clock time by which everything stored before it has been taken (folded, maybe
-        # not yet committed): how stale an answer from what was taken can be.
+        # Wall-clock time such that everything stored before it has been taken (folded, maybe
+        # not yet committed): the stored time of the last message taken, or the time of an
+        # idle heartbeat (nothing left to deliver). How stale what was taken can be.
         self.caught_up_at = 0.0
         self.failure: str | None = None  # set when a bug stopped the projection
 
@@ -141,15 +142,21 @@ class Projector(Generic[S]):
         """Resume after the store's checkpoint and start folding in the background."""
         await self.applier.resume()
         await self._subscribe()
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name=f"projector-{self.name}")
 
     async def stop(self) -> None:
         """Stop pulling; what was committed stays committed, the rest is redelivered later."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            # A flag as well as a cancel: Python 3.11's wait_for can swallow a cancellation
+            # that races with the future it waits on, and the loop would then go on.
+            self._stopping = True
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=1)
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                task.result()
         await self._settle()
         if self._sub is not None:
             with contextlib.suppress(Exception):
@@ -274,7 +281,7 @@ class Projector(Generic[S]):
 
     async def _run(self) -> None:
         backoff = 0.2
-        while True:
+        while not self._stopping:
             try:
                 if self._committing is not None and self._committing.done():
                     self._committing.result()  # a failed commit surfaces here
@@ -342,10 +349,9 @@ class Projector(Generic[S]):
             self._taken = fresh[-1][0]
             await self._notify()
         self._pending_fresh = pending > 0
-        if not pending and not self._buffer:
-            # nothing was left after this message when it was delivered, some time after it
-            # was stored (server clock): everything stored before then is taken
-            self.caught_up_at = max(self.caught_up_at, stored_at)
+        # The stream stores in sequence order: whatever was stored before the last message
+        # taken has a lower sequence, so it is taken too (`stored_at`: the server's clock).
+        self.caught_up_at = max(self.caught_up_at, stored_at)
         previous = self._committing
         if previous is not None:
             # Commits go one at a time, in stream order. Shielded: a stop() cancelling us here

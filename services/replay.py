@@ -29,7 +29,7 @@ from events.subjects import EVENTS_STREAM
 from services.connection import connect
 from services.hosting import settle_memory, swap_subject
 from services.projector import Projector
-from services.specs import REBUILDABLE
+from services.specs import SPECS
 from services.store_files import (
     StoreInUse,
     current_store,
@@ -151,7 +151,7 @@ async def _rebuild(
     stall: float,
 ) -> tuple[int, float, int]:
     """Fold the whole log into a fresh store at `path`: (applied seq, seconds, dead letters)."""
-    spec = REBUILDABLE[name]
+    spec = SPECS[name]
     js = nc.jetstream()
     # the fast path: states stay in memory (a large cache: no reads back from SQLite),
     # applied ids are remembered in memory, writes go in large batches, nothing is acked
@@ -167,7 +167,6 @@ async def _rebuild(
         batch_size=batch_size,
         durable=f"rapport-{name}-replay-{os.getpid()}",
         acknowledge=False,
-        dead_letters=spec.dead_letters,
     )
     started = time.perf_counter()
     try:

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     )
     batch_size: int = Field(1000, ge=1, le=10_000, description="events a projector folds at once")
     partitions: int = Field(1, ge=1, le=64, description="projector replicas sharing the work")
+    ingest_identity: bool = Field(
+        True,
+        description="benchmarks only: false skips the index of event ids, so a retry after "
+        "JetStream's duplicate window is stored again (what `rapport bench` compares against)",
+    )
     partition: int = Field(0, ge=0, le=63, description="which share this replica owns")
 
     # -- security -------------------------------------------------------------------------

@@ -14,7 +14,9 @@ import uvicorn
 from services.embedded_nats import EmbeddedNats, free_port
 from services.gateway import create_app
 from services.ingest_service import IngestService
+from services.projection_service import ProjectionService
 from services.settings import Settings
+from services.specs import SPECS
 from services.streams import ensure_streams
 
 if TYPE_CHECKING:
@@ -53,8 +55,23 @@ def settings(nats_server: EmbeddedNats, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def ingest_service(settings: Settings, nc: NATS) -> AsyncIterator[IngestService]:
-    """The ingest service (and its index of event ids), answering `rapport.ingest`."""
+async def services(settings: Settings, nc: NATS) -> AsyncIterator[dict[str, ProjectionService]]:
+    """Every projection service, started on the test's server."""
+    started = {name: ProjectionService(settings, spec) for name, spec in SPECS.items()}
+    for service in started.values():
+        await service.start()
+    try:
+        yield started
+    finally:
+        for service in started.values():
+            await service.stop()
+
+
+@pytest.fixture
+async def ingest_service(
+    settings: Settings, services: dict[str, ProjectionService]
+) -> AsyncIterator[IngestService]:
+    """The ingest service, answering `rapport.ingest` (the projections index the ids)."""
     service = IngestService(settings)
     await service.start()
     try:

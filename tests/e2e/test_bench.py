@@ -31,6 +31,9 @@ def test_bench_quick_reports_every_figure() -> None:
         assert figures["rss_mb"][name] > 0
     assert set(figures["query_ms"]) >= {"nats_p50", "nats_p99", "http_p50", "http_p99"}
     assert set(figures["ratios"]) == {
-        "live_vs_raw", "replay_vs_ordered", "vs_faststream_default", "vs_eventsourcing"
+        "live_vs_raw", "replay_vs_ordered", "vs_faststream_default", "vs_eventsourcing",
+        "ingest_identity_vs_window_only",
     }  # fmt: skip
+    assert figures["ingest_eps"] > 0
+    assert figures["ingest_eps_window_only"] > 0
     assert figures["ratios"]["vs_faststream_default"] > 1

@@ -59,7 +59,7 @@ CORPUS: list[tuple[str, bytes, str]] = [
 
 
 @pytest.fixture
-async def doors(settings: Settings, nc: NATS) -> Any:
+async def doors(settings: Settings, services: dict[str, Any]) -> Any:
     ingest = IngestService(settings)
     await ingest.start()
     async with (
@@ -126,6 +126,7 @@ async def test_unknown_extensions_are_kept(doors: httpx.AsyncClient, nc: NATS) -
     assert orjson.loads(stored.data)["traceparent"] == "00-4bf9-00f0-01"
 
 
+@pytest.mark.usefixtures("services")  # the projections index the ids
 async def test_oversized_body_and_batch_over_nats_and_http(settings: Settings, nc: NATS) -> None:
     small = settings.model_copy(update={"max_body_bytes": 4096, "max_batch": 3})
     ingest = IngestService(small)

@@ -10,6 +10,7 @@ import pytest
 
 from services.projection_service import ProjectionService
 from services.specs import SPECS
+from tests.conftest import running_gateway
 from tests.factories import event
 from tests.publishing import publish
 
@@ -106,8 +107,9 @@ async def test_pages_show_the_projections(nc: NATS, gateway: str) -> None:
         assert "text/css" in css.headers["content-type"]
 
 
-async def test_pages_say_which_service_is_missing_instead_of_failing(gateway: str) -> None:
-    async with httpx.AsyncClient(base_url=gateway) as client:
+@pytest.mark.usefixtures("nc")
+async def test_pages_say_which_service_is_missing_instead_of_failing(settings: Settings) -> None:
+    async with running_gateway(settings) as url, httpx.AsyncClient(base_url=url) as client:
         for path in ("/", "/relationships/ada", "/relationships/ada/audit?as_of=2026-01-01T00:00"):
             page = await client.get(path)
             assert page.status_code == 200, path

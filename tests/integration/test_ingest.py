@@ -149,24 +149,13 @@ async def test_raw_published_rejected_change_does_not_count(
     assert reply["accepted"], reply
 
 
-def replicas(settings: Settings, count: int) -> list[IngestService]:
-    """Ingest replicas, each with its own data dir and instance (its own index of ids)."""
-    return [
-        IngestService(
-            settings.model_copy(
-                update={"data_dir": settings.data_dir / f"ingest-{n}", "instance": f"i{n}"}
-            )
-        )
-        for n in range(count)
-    ]
-
-
+@pytest.mark.usefixtures("services")  # the projections index the ids
 async def test_two_racing_writers_cannot_both_move_a_relationship(
     settings: Settings, nc: NATS
 ) -> None:
     """Both writers read the stage before either appends: one wins, the other gets a conflict."""
     barrier = asyncio.Barrier(2)
-    services = replicas(settings, 2)
+    services = [IngestService(settings) for _ in range(2)]
     for service in services:
         await service.start()
     writers = [service._ingestor for service in services]
@@ -202,8 +191,9 @@ async def test_two_racing_writers_cannot_both_move_a_relationship(
     assert await stored(nc) == 1
 
 
+@pytest.mark.usefixtures("services")  # the projections index the ids
 async def test_many_racing_replicas_move_a_relationship_once(settings: Settings, nc: NATS) -> None:
-    services = replicas(settings, 3)
+    services = [IngestService(settings) for _ in range(3)]
     for service in services:
         await service.start()
     try:
@@ -223,6 +213,7 @@ async def test_many_racing_replicas_move_a_relationship_once(settings: Settings,
     assert await stored(nc) == 1
 
 
+@pytest.mark.usefixtures("services")  # the projections index the ids
 async def test_batch_limit_is_configurable(settings: Settings, nc: NATS) -> None:
     service = IngestService(settings.model_copy(update={"max_batch": 2}))
     await service.start()

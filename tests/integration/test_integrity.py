@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -133,14 +134,7 @@ async def test_the_ingest_accepts_only_what_the_proposal_lifecycle_allows(
 async def test_two_racing_decisions_cannot_both_be_accepted(
     settings: Settings, nc: NATS, services: dict[str, ProjectionService]
 ) -> None:
-    replicas = [
-        IngestService(
-            settings.model_copy(
-                update={"data_dir": settings.data_dir / f"ingest-{n}", "instance": f"i{n}"}
-            )
-        )
-        for n in range(3)
-    ]
+    replicas = [IngestService(settings) for _ in range(3)]
     for replica in replicas:
         await replica.start()
     try:
@@ -336,3 +330,38 @@ async def test_an_id_squatted_by_junk_in_the_window_is_a_conflict_not_a_duplicat
     assert refused["code"] == "conflict"
     assert f"held by the message at seq {junk.seq}, which is not a valid event" in refused["error"]
     assert (await nc.jetstream().stream_info(EVENTS_STREAM)).state.messages == 1
+
+
+def _broken_on_calls(view: Any, event: Any, seq: int = 0) -> Any:
+    """The stage fold with a bug that shows on calls."""
+    if event.type == "rapport.interaction.recorded" and event.data.kind == "call":
+        raise KeyError("a bug")
+    return SPECS["stage"].fold(view, event, seq)
+
+
+async def test_a_bug_stops_the_projection_loudly_and_healthz_says_which(
+    settings: Settings, nc: NATS
+) -> None:
+    service = ProjectionService(settings, replace(SPECS["stage"], fold=_broken_on_calls))
+    await service.start()
+    try:
+        opened = await publish(nc, event("connection.made", "r"))
+        call = await publish(
+            nc, event("interaction.recorded", "r", {"kind": "call", "direction": "inbound"})
+        )
+        await publish(nc, event("stage.changed", "r", {"to": "awareness"}))
+        await wait_for(lambda: service.projector.failure is not None, what="the bug to stop it")
+        assert service.projector.applied_seq == opened  # nothing at or past the bug
+        assert f"seq {call}" in (service.projector.failure or "")
+        assert (await ask(nc, "stage.get", relationship_id="r"))["stage"] == "connection"
+        async with running_gateway(settings) as url, httpx.AsyncClient(base_url=url) as http:
+            health = await http.get("/healthz")
+            metrics = (await http.get("/metrics")).text
+        assert health.status_code == 503
+        (problem,) = health.json()["problems"]
+        assert problem.startswith(f"projection stage stopped: stage failed on seq {call}")
+        assert "KeyError" in problem
+        assert 'rapport_projection_failed{projection="stage"} 1.0' in metrics
+        assert (await nc.jetstream().stream_info(DLQ_STREAM)).state.messages == 0
+    finally:
+        await service.stop()

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import TYPE_CHECKING, Any
 
 import orjson
 import pytest
 
+from events.subjects import DLQ_STREAM
+from services import replay as replay_module
 from services.projection_service import ProjectionService
 from services.projector import Projector
 from services.replay import ReplayFailed, replay
 from services.specs import SPECS
-from services.store_files import current_store, lock_projection
+from services.store_files import (
+    ReplayBusy,
+    current_store,
+    lock_projection,
+    lock_replay,
+    replay_token,
+)
+from tests.conftest import wait_for
 from tests.publishing import ask, publish_all, workload
 
 if TYPE_CHECKING:
@@ -43,10 +51,13 @@ async def test_replay_while_running_matches_the_live_store_without_downtime(
 
     failures: list[dict[str, Any]] = []
     answered = 0
+    done = asyncio.Event()
 
     async def keep_asking() -> None:
         nonlocal answered
-        while True:
+        # a flag, not only a cancel: Python 3.11's wait_for (in nats-py's request) can
+        # swallow a cancellation that races with the reply, and the loop would go on
+        while not done.is_set():
             for subject in ("stage.get", "health.get", "proposals.pending"):
                 reply = await ask(nc, subject, relationship_id=keys[answered % len(keys)])
                 if "error" in reply and reply["error"]["code"] != "not_found":
@@ -57,9 +68,8 @@ async def test_replay_while_running_matches_the_live_store_without_downtime(
     try:
         reports = [await replay(settings, name) for name in SPECS]
     finally:
-        asker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asker
+        done.set()
+        await asyncio.wait_for(asker, 30)
     assert failures == []
     assert answered > 0
     for report in reports:
@@ -116,7 +126,7 @@ async def test_unknown_projection_in_the_swap_request_is_refused(
     settings: Settings,
     services: dict[str, ProjectionService],
 ) -> None:
-    refused = orjson.loads(await services["stage"].swap(b'{"path": "/etc/passwd"}'))
+    refused = orjson.loads(await services["stage"].swap(b'{"path": "/etc/passwd", "token": "x"}'))
     assert refused["error"]["code"] == "invalid"
 
 
@@ -151,3 +161,84 @@ async def test_a_swap_nobody_answers_is_reported_and_the_rebuild_removed(
     finally:
         holder.close()
     assert not (settings.data_dir / "proposals.1.db").exists()
+
+
+async def test_two_replays_of_one_projection_cannot_run_at_once(
+    settings: Settings,
+    nc: NATS,
+    services: dict[str, ProjectionService],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await publish_all(nc, workload(2000, seed=8))
+    assert await services["stage"].projector.wait_applied(2000, 30)
+    proceed = asyncio.Event()
+    rebuild = replay_module._rebuild
+
+    async def held_until_told(*args: Any) -> Any:
+        await proceed.wait()
+        return await rebuild(*args)
+
+    monkeypatch.setattr(replay_module, "_rebuild", held_until_told)
+    first = asyncio.create_task(replay(settings, "stage"))
+    await wait_for(
+        lambda: replay_token(settings.data_dir, "stage") is not None, what="the first replay"
+    )
+    with pytest.raises(ReplayBusy, match=r"a replay of stage is already running .*\(pid \d+"):
+        await replay(settings, "stage")
+    proceed.set()
+    report = await first
+    assert report.swapped_live
+    # the running service answers from the store the first replay built, and it is whole
+    assert services["stage"].store.path.name == report.store.name
+    assert current_store(settings.data_dir, "stage").name == report.store.name
+    assert await services["stage"].store.checkpoint() == 2000
+    second = await replay(settings, "stage")  # once the first is done, the next may run
+    assert second.store.name != report.store.name
+
+
+@pytest.mark.usefixtures("nc")
+async def test_a_swap_adopts_only_the_store_the_running_replay_built(
+    settings: Settings, services: dict[str, ProjectionService]
+) -> None:
+    service = services["stage"]
+    data_dir = settings.data_dir.resolve()
+
+    async def refusal(body: dict[str, Any]) -> str:
+        reply = orjson.loads(await service.swap(orjson.dumps(body)))
+        assert reply["error"]["code"] == "invalid", reply
+        return str(reply["error"]["message"])
+
+    in_use = service.store.path.resolve()
+    for sneaky in (f"{in_use}-wal", str(data_dir / "stage.lock"), str(in_use)):
+        message = await refusal({"path": sneaky, "token": "x"})
+        assert "is not a stage store generation" in message or "is the store in use" in message
+    # a store file of the right name that no replay built (no replay runs, or another token)
+    forged = data_dir / "stage.7.db"
+    forged.write_bytes(in_use.read_bytes())
+    assert "no replay of stage" in await refusal({"path": str(forged), "token": "x"})
+    holder = lock_replay(settings.data_dir, "stage", token="the-real-one")
+    try:
+        assert "no replay of stage" in await refusal({"path": str(forged), "token": "guess"})
+        message = await refusal({"path": str(forged), "token": "the-real-one"})
+        assert message == f"path: {forged} was not built by that replay"
+    finally:
+        holder.close()
+    assert service.store.path.resolve() == in_use  # nothing was adopted
+
+
+async def test_a_rebuild_never_keeps_a_dead_letter_twice(
+    settings: Settings, nc: NATS, services: dict[str, ProjectionService]
+) -> None:
+    js = nc.jetstream()
+    await js.publish("rapport.ev.r.interaction.recorded", b"junk")
+    await publish_all(nc, workload(100, seed=9))
+    for service in services.values():
+        assert await service.projector.wait_applied(101, 30)
+    before = (await js.stream_info(DLQ_STREAM)).state.messages
+    assert before == 3  # one per projection
+    for name in SPECS:
+        report = await replay(settings, name)
+        assert report.dead_lettered == 1  # counted by the rebuilt store...
+    assert (await js.stream_info(DLQ_STREAM)).state.messages == before  # ...kept once
+    for service in services.values():
+        assert service.status()["dead_lettered"] == 1

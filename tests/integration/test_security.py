@@ -19,7 +19,9 @@ from services.auth import TokenRegistry, add_to_file, digest, http_host_for, par
 from services.connection import NatsUnavailable, connect
 from services.embedded_nats import EmbeddedNats, free_port
 from services.ingest_service import IngestService
+from services.projection_service import ProjectionService
 from services.settings import Settings
+from services.specs import SPECS
 from services.streams import ensure_streams
 from tests.conftest import running_gateway
 from tests.factories import event, raw
@@ -45,7 +47,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def locked(settings: Settings, nc: NATS) -> Any:
+async def locked(settings: Settings, services: dict[str, Any]) -> Any:
     ingest = IngestService(settings)
     await ingest.start()
     async with running_gateway(settings.model_copy(update={"api_tokens": INLINE})) as url:
@@ -202,6 +204,8 @@ async def test_embedded_server_requires_credentials(
         client = await connect(allowed, "test", retry_forever=False)
         await ensure_streams(client.jetstream())
         service = IngestService(allowed)  # FastStream's broker gets the same credentials
+        index = ProjectionService(allowed, SPECS["stage"])  # its ids answer the ingest
+        await index.start()
         await service.start()
         try:
             reply = await client.request(
@@ -210,6 +214,7 @@ async def test_embedded_server_requires_credentials(
             assert json.loads(reply.data)["accepted"]
         finally:
             await service.stop()
+            await index.stop()
             await client.close()
     finally:
         server.stop()
@@ -244,8 +249,6 @@ async def test_nkey_seed_credentials(tmp_path: Path) -> None:
 
 
 async def test_sql_is_parameterised(settings: Settings, nc: NATS) -> None:
-    from services.projection_service import ProjectionService
-    from services.specs import SPECS
     from tests.publishing import ask, publish
 
     stage = ProjectionService(settings, SPECS["stage"])
