@@ -69,7 +69,9 @@ def alive(pid: int) -> bool:
 
 
 @contextmanager
-def rapport_up(workdir: Path, *extra: str, ready_within: float = 90) -> Iterator[Up]:
+def rapport_up(
+    workdir: Path, *extra: str, ready_within: float = 90, env: dict[str, str] | None = None
+) -> Iterator[Up]:
     """Start `rapport up` in `workdir` on free ports; stop it with SIGINT (Ctrl-C) after."""
     nats_port, http_port = free_port(), free_port()
     log = workdir / "up.log"
@@ -79,7 +81,7 @@ def rapport_up(workdir: Path, *extra: str, ready_within: float = 90) -> Iterator
             cwd=workdir,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "COLUMNS": "200"},
+            env={**os.environ, "COLUMNS": "200", **(env or {})},
         )
     up = Up(
         process,
