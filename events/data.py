@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -12,6 +12,7 @@ from events.stages import Stage
 InteractionKind = Literal[
     "meeting", "call", "email", "message", "event", "social", "intro", "other"
 ]
+INTERACTION_KINDS: tuple[str, ...] = get_args(InteractionKind)
 Direction = Literal["inbound", "outbound", "mutual"]
 ValueExchange = Literal["gave", "received", "exchanged", "none"]
 Capacity = Literal["low", "medium", "high"]

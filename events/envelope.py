@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -161,3 +162,36 @@ EVENT_TYPES: tuple[str, ...] = tuple(cls.event_type for cls in EVENT_CLASSES)
 ProposalEvent = (
     ProposalDrafted | ProposalSubmitted | ProposalAccepted | ProposalDeclined | ProposalWithdrawn
 )
+
+
+def new_envelope(
+    event_type: str,
+    subject: str,
+    data: dict[str, Any],
+    *,
+    event_id: str,
+    time: datetime | str,
+    source: str,
+    actor: str | None = None,
+) -> dict[str, Any]:
+    """A CloudEvents envelope as JSON-ready dict (structured mode), the one way Rapport writes one.
+
+    `event_type` may leave out the `rapport.` prefix; a `time` given as a datetime is written
+    in UTC with a `Z`. Nothing is validated here: the ingest and every reader do that.
+    """
+    full = event_type if event_type.startswith("rapport.") else f"rapport.{event_type}"
+    if isinstance(time, datetime):
+        time = time.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    envelope: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": source,
+        "type": full,
+        "subject": subject,
+        "time": time,
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+    if actor:
+        envelope["actor"] = actor
+    return envelope

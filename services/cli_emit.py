@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from events import EVENT_TYPES
+from events.envelope import new_envelope
 from events.subjects import INGEST_SUBJECT
 from services.cli_common import DataDir, NatsUrl, app, console, fail, load_settings, run
 
@@ -76,19 +77,15 @@ def envelope(
     actor: str | None,
 ) -> dict[str, Any]:
     """A CloudEvents envelope with sensible defaults (new UUID, now, the current user)."""
-    event: dict[str, Any] = {
-        "specversion": "1.0",
-        "id": event_id or str(uuid.uuid4()),
-        "source": source,
-        "type": event_type,
-        "subject": relationship,
-        "time": at or datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "datacontenttype": "application/json",
-        "data": data,
-    }
-    if actor:
-        event["actor"] = actor
-    return event
+    return new_envelope(
+        event_type,
+        relationship,
+        data,
+        event_id=event_id or str(uuid.uuid4()),
+        time=at or datetime.now(UTC).replace(microsecond=0),
+        source=source,
+        actor=actor,
+    )
 
 
 async def request_ingest(nc: NATS, body: bytes, within: float) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from events.envelope import new_envelope
 from events.stages import FUNNEL, ORDER, Stage
 from projections.health.policy import POLICY
 from services import demo_vocabulary as words
@@ -148,17 +149,15 @@ class Relationship:
     def add(self, kind: str, at: datetime, data: dict[str, Any], source: str) -> dict[str, Any]:
         """Append an envelope of type `rapport.<kind>` at `at`."""
         self.count += 1
-        event: dict[str, Any] = {
-            "specversion": "1.0",
-            "id": str(uuid.uuid5(NAMESPACE, f"{self.seed}:{self.rel}:{self.count}")),
-            "source": source,
-            "type": f"rapport.{kind}",
-            "subject": self.rel,
-            "time": stamp(at),
-            "datacontenttype": "application/json",
-            "actor": self.owner,
-            "data": data,
-        }
+        event = new_envelope(
+            kind,
+            self.rel,
+            data,
+            event_id=str(uuid.uuid5(NAMESPACE, f"{self.seed}:{self.rel}:{self.count}")),
+            time=stamp(at),
+            source=source,
+            actor=self.owner,
+        )
         self.events.append(event)
         return event
 

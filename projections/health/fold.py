@@ -14,15 +14,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from events import ConnectionMade, InteractionRecorded, PurposeSet, StageChanged
+from events.data import INTERACTION_KINDS
 from events.timeline import StageMark
 from projections.health.policy import POLICY, HealthPolicy
+from projections.latest import later
 
 if TYPE_CHECKING:
     from events import Event
-
-KINDS: tuple[str, ...] = (
-    "meeting", "call", "email", "message", "event", "social", "intro", "other"
-)  # fmt: skip
 
 
 class Touch(NamedTuple):
@@ -47,13 +45,13 @@ class OlderTouches:
     count: int = 0
     theirs: int = 0
     sentiment_milli: int = 0
-    kinds: tuple[int, ...] = (0,) * len(KINDS)
+    kinds: tuple[int, ...] = (0,) * len(INTERACTION_KINDS)
     latest_at: float = -math.inf
 
     def plus(self, touch: Touch) -> OlderTouches:
         """These touches and one more."""
         kinds = list(self.kinds)
-        kinds[KINDS.index(touch.kind)] += 1
+        kinds[INTERACTION_KINDS.index(touch.kind)] += 1
         return OlderTouches(
             count=self.count + 1,
             theirs=self.theirs + touch.theirs,
@@ -104,11 +102,11 @@ def apply(
         change = event.data
         marks = (*marks, StageMark(at, event.id, change.to, change.from_, change.reason))
     elif isinstance(event, ConnectionMade):
-        if owner_mark is None or mark > owner_mark:
+        if later(mark, owner_mark):
             owner, owner_mark = event.data.owner, mark
-        if event.data.purpose and (purpose_mark is None or mark > purpose_mark):
+        if event.data.purpose and later(mark, purpose_mark):
             purpose_mark = mark
-    elif isinstance(event, PurposeSet) and (purpose_mark is None or mark > purpose_mark):
+    elif isinstance(event, PurposeSet) and later(mark, purpose_mark):
         purpose_mark = mark
     # one construction per event: this is the projector's hot path
     return HealthState(

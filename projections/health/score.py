@@ -5,13 +5,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from events import Stage, timeline
-from projections.health.fold import KINDS, HealthState
+from projections.health.components import COMPONENTS, contact_at, scored, weighted_score
 from projections.health.policy import DAY, POLICY, HealthPolicy, band
 
-COMPONENTS = ("recency", "frequency", "reciprocity", "sentiment", "depth", "momentum")
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from projections.health.fold import HealthState
+
 WINDOW_DAYS = 90  # "touches in the last 90 days", as reasons count them
 
 
@@ -72,77 +76,27 @@ def assess(state: HealthState, as_of: datetime, policy: HealthPolicy = POLICY) -
     now = as_of.timestamp()
     stage, since = stage_at(state, now)
     cadence = policy.cadence_days[stage]
-    touches = [t for t in state.touches if t.at <= now]
-    older = state.older if state.older.count and state.older.latest_at <= now else None
-    last_at = touches[-1].at if touches else (older.latest_at if older else None)
-
-    # Weights relative to the newest touch (the newest weighs 1): ratios never underflow.
-    half_life = policy.half_life_days * DAY
-    rel = [math.pow(2.0, (t.at - last_at) / half_life) for t in touches] if last_at else []
-    older_rel = math.pow(2.0, (older.latest_at - last_at) / half_life) if older and last_at else 0
-    total_rel = sum(rel) + (older.count * older_rel if older else 0)
-
-    components: dict[str, float] = {}
-    if last_at is None:
-        components["recency"] = 0.0
-        components["frequency"] = 0.0
-    else:
-        silent_days = (now - last_at) / DAY
-        if silent_days <= cadence:
-            components["recency"] = 1.0 - 0.5 * silent_days / cadence
-        else:
-            components["recency"] = 0.5 * math.pow(2.0, -(silent_days - cadence) / cadence)
-        decayed = total_rel * math.pow(2.0, -(now - last_at) / half_life)
-        components["frequency"] = 1.0 - math.pow(4.0, -decayed / policy.expected_touches(cadence))
-
-    if total_rel > 0:
-        theirs = sum(w for w, t in zip(rel, touches, strict=True) if t.theirs)
-        theirs += older.theirs * older_rel if older else 0
-        components["reciprocity"] = min(1.0, 2.0 * theirs / total_rel)
-        mood = sum(w * t.sentiment for w, t in zip(rel, touches, strict=True))
-        mood += older.sentiment_milli / 1000 * older_rel if older else 0
-        components["sentiment"] = (1.0 + mood / total_rel) / 2.0
-        depth = sum(w * policy.depth[t.kind] for w, t in zip(rel, touches, strict=True))
-        if older:
-            kinds_depth = sum(n * policy.depth[k] for n, k in zip(older.kinds, KINDS, strict=True))
-            depth += kinds_depth * older_rel
-        components["depth"] = depth / total_rel
-    else:
-        components.update(reciprocity=0.0, sentiment=0.5, depth=0.0)
-
-    in_stage_days = max(0.0, (now - since) / DAY)
-    expected = policy.expected_stage_days.get(stage)
-    if stage == Stage.CLOSED:
-        components["momentum"] = 0.0
-    elif expected is None or in_stage_days <= expected:
-        components["momentum"] = 1.0
-    else:
-        components["momentum"] = expected / in_stage_days
-
-    raw = sum(policy.weights[name] * components[name] for name in COMPONENTS)
-    score = max(0, min(100, round(100 * raw)))
-    has_purpose = state.purpose_mark is not None and state.purpose_mark[0] <= now
+    contact = contact_at(state, now, policy)
+    components = scored(contact, stage, since, now, policy)
+    score = weighted_score(components, policy)
+    last_at = contact.last_at
     due = None
     if stage != Stage.CLOSED:
         due = due_after(last_at if last_at is not None else state.opened_at, cadence)
-    reasons, flags = explain(
+    situation = Situation(
         components=components,
         stage=stage,
         cadence=cadence,
         now=now,
         last_at=last_at,
         due=due,
-        in_stage_days=in_stage_days,
-        expected_stage_days=expected,
-        recent=sum(1 for t in touches if now - t.at <= WINDOW_DAYS * DAY),
-        outbound_share=(
-            1 - sum(w for w, t in zip(rel, touches, strict=True) if t.theirs) / sum(rel)
-            if rel
-            else 0.0
-        ),
-        has_purpose=has_purpose,
-        policy=policy,
+        in_stage_days=max(0.0, (now - since) / DAY),
+        expected_stage_days=policy.expected_stage_days.get(stage),
+        recent=contact.recent(now, WINDOW_DAYS),
+        outbound_share=contact.outbound_share(),
+        has_purpose=state.purpose_mark is not None and state.purpose_mark[0] <= now,
     )
+    reasons, flags = explain(situation, policy)
     return HealthReport(
         relationship_id=state.relationship_id,
         as_of=as_of,
@@ -158,88 +112,105 @@ def assess(state: HealthState, as_of: datetime, policy: HealthPolicy = POLICY) -
     )
 
 
-def explain(
-    *,
-    components: dict[str, float],
-    stage: Stage,
-    cadence: float,
-    now: float,
-    last_at: float | None,
-    due: float | None,
-    in_stage_days: float,
-    expected_stage_days: float | None,
-    recent: int,
-    outbound_share: float,
-    has_purpose: bool,
-    policy: HealthPolicy,
-) -> tuple[list[str], list[str]]:
+@dataclass(frozen=True, slots=True)
+class Situation:
+    """What the reasons speak of: the components and the facts behind them, at `now`."""
+
+    components: dict[str, float]
+    stage: Stage
+    cadence: float
+    now: float
+    last_at: float | None
+    due: float | None
+    in_stage_days: float
+    expected_stage_days: float | None
+    recent: int
+    outbound_share: float
+    has_purpose: bool
+
+
+def explain(situation: Situation, policy: HealthPolicy = POLICY) -> tuple[list[str], list[str]]:
     """Reasons in plain words, the weightiest shortfall first, and machine-readable flags."""
+    s = situation
     weighed: list[tuple[float, str]] = []
     flags: list[str] = []
 
     def shortfall(name: str) -> float:
-        return policy.weights[name] * (1.0 - components[name])
+        return policy.weights[name] * (1.0 - s.components[name])
 
-    if last_at is None:
+    if s.last_at is None:
         flags.append("no-contact")
         weighed.append(
             (
                 shortfall("recency") + shortfall("frequency"),
-                f"no interactions recorded yet; {stage.value} expects a touch every "
-                f"{cadence:g} days",
+                f"no interactions recorded yet; {s.stage.value} expects a touch every "
+                f"{s.cadence:g} days",
             )
         )
-    elif due is not None and now > due:
+    elif s.due is not None and s.now > s.due:
         flags.append("overdue")
-        days = int((now - last_at) // DAY)
-        weighed.append(
-            (shortfall("recency"), f"no contact for {days} days; {stage.value} expects {cadence:g}")
-        )
-    if last_at is not None and components["frequency"] < 0.6:
+        days = int((s.now - s.last_at) // DAY)
         weighed.append(
             (
-                shortfall("frequency"),
-                f"{_touches(recent)} in the last {WINDOW_DAYS} days; {stage.value} wants one "
-                f"every {cadence:g} days",
+                shortfall("recency"),
+                f"no contact for {days} days; {s.stage.value} expects {s.cadence:g}",
             )
         )
-    if last_at is not None and components["reciprocity"] < 0.6:
-        flags.append("one-way")
-        weighed.append(
-            (
-                shortfall("reciprocity"),
-                f"mostly one-way: {round(100 * outbound_share)}% of recent contact was us "
-                "reaching out",
-            )
-        )
-    if last_at is not None and components["sentiment"] < 0.45:
-        flags.append("negative")
-        weighed.append((shortfall("sentiment"), "recent interactions were negative in tone"))
-    if last_at is not None and components["depth"] < 0.5:
-        flags.append("shallow")
-        weighed.append((shortfall("depth"), "contact has been shallow: no recent meeting or call"))
-    if stage == Stage.CLOSED:
+    if s.last_at is not None:
+        weighed.extend(_contact_shortfalls(s, flags, shortfall))
+    if s.stage == Stage.CLOSED:
         flags.append("closed")
         weighed.append((shortfall("momentum"), "the relationship is closed"))
-    elif expected_stage_days is not None and components["momentum"] < 0.6:
+    elif s.expected_stage_days is not None and s.components["momentum"] < 0.6:
         flags.append("stalled")
         weighed.append(
             (
                 shortfall("momentum"),
-                f"in {stage.value} for {int(in_stage_days)} days; it usually takes "
-                f"{expected_stage_days:g}",
+                f"in {s.stage.value} for {int(s.in_stage_days)} days; it usually takes "
+                f"{s.expected_stage_days:g}",
             )
         )
     weighed.sort(key=lambda pair: -pair[0])
     reasons = [text for _, text in weighed]
-    if not has_purpose:
+    if not s.has_purpose:
         flags.append("no-purpose")
         reasons.append("no purpose set: every relationship should have one")
-    if not weighed and last_at is not None and due is not None:
-        days = int((now - last_at) // DAY)
-        touch_by = datetime.fromtimestamp(due, UTC).date().isoformat()
+    if not weighed and s.last_at is not None and s.due is not None:
+        days = int((s.now - s.last_at) // DAY)
+        touch_by = datetime.fromtimestamp(s.due, UTC).date().isoformat()
         reasons.insert(0, f"in good shape: last contact {days} days ago; touch again by {touch_by}")
     return reasons, flags
+
+
+def _contact_shortfalls(
+    s: Situation, flags: list[str], shortfall: Callable[[str], float]
+) -> list[tuple[float, str]]:
+    """What the touches themselves lack: frequency, reciprocity, tone and depth."""
+    weighed: list[tuple[float, str]] = []
+    if s.components["frequency"] < 0.6:
+        weighed.append(
+            (
+                shortfall("frequency"),
+                f"{_touches(s.recent)} in the last {WINDOW_DAYS} days; {s.stage.value} wants one "
+                f"every {s.cadence:g} days",
+            )
+        )
+    if s.components["reciprocity"] < 0.6:
+        flags.append("one-way")
+        weighed.append(
+            (
+                shortfall("reciprocity"),
+                f"mostly one-way: {round(100 * s.outbound_share)}% of recent contact was us "
+                "reaching out",
+            )
+        )
+    if s.components["sentiment"] < 0.45:
+        flags.append("negative")
+        weighed.append((shortfall("sentiment"), "recent interactions were negative in tone"))
+    if s.components["depth"] < 0.5:
+        flags.append("shallow")
+        weighed.append((shortfall("depth"), "contact has been shallow: no recent meeting or call"))
+    return weighed
 
 
 def _touches(count: int) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from projections.health import codec as health_codec
-from projections.proposals.fold import Capacity, PartnerContext, Proposal, Rejection
+from projections.proposals.fold import Capacity, PartnerContext, Proposal, Purpose, Rejection
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -49,13 +49,21 @@ def encode(context: PartnerContext) -> bytes:
             ],
             health_codec.to_json(context.health),
             [[r.proposal_id, r.seq, r.type, r.why] for r in context.rejections],
+            [
+                context.purpose.text,
+                _iso(context.purpose.target_date),
+                context.purpose.set_at,
+                context.purpose.event_id,
+            ]
+            if context.purpose
+            else None,
         ]
     )
 
 
 def decode(relationship_id: str, blob: bytes) -> PartnerContext:
     """The context the store kept."""
-    owner, capacity, proposals, health, rejections = orjson.loads(blob)
+    owner, capacity, proposals, health, rejections, purpose = orjson.loads(blob)
     return PartnerContext(
         relationship_id=relationship_id,
         owner=owner,
@@ -71,6 +79,14 @@ def decode(relationship_id: str, blob: bytes) -> PartnerContext:
         proposals=tuple(_proposal(p) for p in proposals),
         health=health_codec.from_json(relationship_id, health),
         rejections=tuple(Rejection(*r) for r in rejections),
+        purpose=Purpose(
+            purpose[0],
+            date.fromisoformat(purpose[1]) if purpose[1] else None,
+            purpose[2],
+            purpose[3],
+        )
+        if purpose
+        else None,
     )
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from events import CapacityNoted, ConnectionMade, ProposalDrafted, ProposalSubmitted
+from events import CapacityNoted, ConnectionMade, ProposalDrafted, ProposalSubmitted, PurposeSet
 from events.envelope import ProposalEvent
 from events.proposal_rules import PENDING, judge
 from projections.health import fold as health
+from projections.latest import later
 
 if TYPE_CHECKING:
     from datetime import date, datetime
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from events import Event
     from events.proposal_rules import Status
     from projections.health.fold import HealthState
+    from projections.latest import Mark
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,26 @@ class Capacity:
     noted_at: float
     event_id: str
 
+    @property
+    def mark(self) -> Mark:
+        """When it was noted, to tell the latest."""
+        return (self.noted_at, self.event_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Purpose:
+    """Why the relationship exists, as last set (or given at the handshake)."""
+
+    text: str
+    target_date: date | None
+    set_at: float
+    event_id: str
+
+    @property
+    def mark(self) -> Mark:
+        """When it was set, to tell the latest."""
+        return (self.set_at, self.event_id)
+
 
 @dataclass(frozen=True, slots=True)
 class PartnerContext:
@@ -78,6 +100,7 @@ class PartnerContext:
     capacity: Capacity | None = None
     proposals: tuple[Proposal, ...] = ()
     rejections: tuple[Rejection, ...] = ()
+    purpose: Purpose | None = None
 
     def proposal(self, proposal_id: str) -> Proposal | None:
         """The proposal with this id, if any."""
@@ -104,22 +127,19 @@ def apply(context: PartnerContext | None, event: Event, seq: int = 0) -> Partner
     health_state = health.apply(context.health if context else None, event)
     if context is None:
         context = PartnerContext(event.subject, health=health_state)
-    owner, capacity = context.owner, context.capacity
+    owner, capacity, purpose = context.owner, context.capacity, context.purpose
+    mark = (event.time.timestamp(), event.id)
     if isinstance(event, ConnectionMade):
         owner = event.data.owner
+        if event.data.purpose and later(mark, purpose.mark if purpose else None):
+            purpose = Purpose(event.data.purpose, None, *mark)
+    elif isinstance(event, PurposeSet):
+        if later(mark, purpose.mark if purpose else None):
+            purpose = Purpose(event.data.purpose, event.data.target_date, *mark)
     elif isinstance(event, CapacityNoted):
-        noted = Capacity(
-            event.data.capacity,
-            event.data.available_from,
-            event.data.goals,
-            event.time.timestamp(),
-            event.id,
-        )
-        if capacity is None or (noted.noted_at, noted.event_id) > (
-            capacity.noted_at,
-            capacity.event_id,
-        ):
-            capacity = noted
+        if later(mark, capacity.mark if capacity else None):
+            data = event.data
+            capacity = Capacity(data.capacity, data.available_from, data.goals, *mark)
     elif isinstance(event, ProposalEvent):
         context = _proposal_event(context, event, seq)
     # one construction per event: this is the projector's hot path
@@ -130,6 +150,7 @@ def apply(context: PartnerContext | None, event: Event, seq: int = 0) -> Partner
         capacity,
         context.proposals,
         context.rejections,
+        purpose,
     )
 
 
