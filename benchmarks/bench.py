@@ -39,17 +39,16 @@ import orjson
 
 from benchmarks.soak import rss_mb
 from benchmarks.workload import Workload, generate
-from events.subjects import query_subject
-from services.embedded_nats import EmbeddedNats, free_port
-from services.hosting import ping_subject, settle_memory
-from services.streams import ensure_streams
+from events.subjects import ping_subject, query_subject
+from services.config.roster import PROJECTIONS
+from services.nats.embedded import EmbeddedNats, free_port
+from services.nats.process import settle_memory
+from services.nats.streams import ensure_streams
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from nats.aio.client import Client as NATS
-
-PROJECTIONS = ("stage", "health", "proposals")
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,9 @@ import httpx
 import nats
 import orjson
 
-from events.subjects import EVENTS_STREAM, event_subject
-from services.embedded_nats import free_port
-from services.hosting import ping_subject
-
-PROJECTIONS = ("stage", "health", "proposals")
+from events.subjects import EVENTS_STREAM, event_subject, ping_subject
+from services.config.roster import PROJECTIONS
+from services.nats.embedded import free_port
 
 
 @dataclass

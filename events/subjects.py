@@ -9,6 +9,7 @@ EVENTS_FILTER = "rapport.ev.>"
 DLQ_PREFIX = "rapport.dlq"
 DLQ_FILTER = "rapport.dlq.>"
 INGEST_SUBJECT = "rapport.ingest"
+AUDIT_SUBJECT = "rapport.q.audit"  # the contract's subject: the stage service answers it
 IDENTITY_SUBJECT = "rapport.q.identity.lookup"  # every projection answers it (one queue group)
 QUERY_PREFIX = "rapport.q"
 CONTROL_PREFIX = "rapport.ctl"
@@ -67,6 +68,16 @@ def dlq_subject(origin: str, seq: int) -> str:
 def dlq_filter(origin: str) -> str:
     """Subject filter of every dead letter of `origin`."""
     return f"{DLQ_PREFIX}.{origin}.>"
+
+
+def ping_subject(service: str) -> str:
+    """Subject every instance of a service answers with its status."""
+    return f"{CONTROL_PREFIX}.{service}.ping"
+
+
+def swap_subject(projection: str, instance: str) -> str:
+    """Subject a running projection instance takes a rebuilt store on (`rapport replay`)."""
+    return f"{CONTROL_PREFIX}.{projection}.{instance}.swap"
 
 
 def query_subject(projection: str, query: str) -> str:

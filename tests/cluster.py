@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from services.embedded_nats import EmbeddedNats, free_port
+from services.nats.embedded import EmbeddedNats, free_port
 
 if TYPE_CHECKING:
     from pathlib import Path

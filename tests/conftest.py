@@ -11,13 +11,13 @@ import nats
 import pytest
 import uvicorn
 
-from services.embedded_nats import EmbeddedNats, free_port
-from services.gateway import create_app
-from services.ingest_service import IngestService
-from services.projection_service import ProjectionService
-from services.settings import Settings
-from services.specs import SPECS
-from services.streams import ensure_streams
+from services.config.settings import Settings
+from services.gateway.app import create_app
+from services.ingest.service import IngestService
+from services.nats.embedded import EmbeddedNats, free_port
+from services.nats.streams import ensure_streams
+from services.projection.registry import SPECS
+from services.projection.service import ProjectionService
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable

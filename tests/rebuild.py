@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from events import InvalidEvent, parse_event
 from events.subjects import EVENTS_FILTER, stored_under
-from services.log_reader import DirectReader
+from services.nats.log_reader import DirectReader
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS

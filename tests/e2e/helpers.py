@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from services.embedded_nats import free_port
+from services.nats.embedded import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from services.embedded_nats import free_port
+from services.nats.embedded import free_port
 from tests.e2e.helpers import RAPPORT, alive, rapport_up
 from tests.factories import event
 

@@ -15,8 +15,8 @@ from tests.publishing import ask, publish
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
 
-    from services.projection_service import ProjectionService
-    from services.settings import Settings
+    from services.config.settings import Settings
+    from services.projection.service import ProjectionService
 
 OLD_SHAPE = event(
     "interaction.recorded",

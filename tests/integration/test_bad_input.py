@@ -10,7 +10,7 @@ import pytest
 
 from events import InvalidEvent, parse_event
 from events.subjects import DLQ_STREAM, EVENTS_STREAM
-from services.ingest_service import IngestService
+from services.ingest.service import IngestService
 from tests.conftest import running_gateway, wait_for
 from tests.factories import event
 from tests.publishing import ask
@@ -18,8 +18,8 @@ from tests.publishing import ask
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
 
-    from services.projection_service import ProjectionService
-    from services.settings import Settings
+    from services.config.settings import Settings
+    from services.projection.service import ProjectionService
 
 
 def nested(depth: int) -> bytes:

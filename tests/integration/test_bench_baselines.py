@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from projections.health.fold import HealthState
     from projections.stage.fold import StageView
-    from services.embedded_nats import EmbeddedNats
+    from services.nats.embedded import EmbeddedNats
 
 EVENTS = 2_000
 RELATIONSHIPS = 60

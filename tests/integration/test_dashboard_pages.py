@@ -8,8 +8,8 @@ import httpx
 import orjson
 import pytest
 
-from services.projection_service import ProjectionService
-from services.specs import SPECS
+from services.projection.registry import SPECS
+from services.projection.service import ProjectionService
 from tests.conftest import running_gateway
 from tests.factories import event
 from tests.publishing import publish
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from nats.aio.client import Client as NATS
 
-    from services.settings import Settings
+    from services.config.settings import Settings
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import nats
 import pytest
 
-from services import embedded_nats
-from services.embedded_nats import EmbeddedNats, EmbeddedNatsError, find_binary, free_port
+from services.nats import embedded as embedded_nats
+from services.nats.embedded import EmbeddedNats, EmbeddedNatsError, find_binary, free_port
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -98,7 +98,7 @@ def test_killed_parent_leaves_no_orphan(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import asyncio, pathlib, sys
-        from services.embedded_nats import EmbeddedNats
+        from services.nats.embedded import EmbeddedNats
         async def main():
             server = EmbeddedNats(pathlib.Path({str(tmp_path / "nats")!r}), port={free_port()})
             await server.start()

@@ -14,13 +14,13 @@ import orjson
 import pytest
 
 from events.subjects import EVENTS_STREAM, INGEST_SUBJECT, event_subject
-from services.connection import connect
-from services.embedded_nats import EmbeddedNats, free_port
-from services.ingest_service import IngestService
-from services.projection_service import ProjectionService
-from services.settings import Settings
-from services.specs import SPECS
-from services.streams import ensure_streams
+from services.config.settings import Settings
+from services.ingest.service import IngestService
+from services.nats.connection import connect
+from services.nats.embedded import EmbeddedNats, free_port
+from services.nats.streams import ensure_streams
+from services.projection.registry import SPECS
+from services.projection.service import ProjectionService
 from tests.cluster import LoopbackCluster
 from tests.publishing import workload
 from tests.rebuild import clean_rebuild, read_log

@@ -14,7 +14,7 @@ from tests.factories import event, raw
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
 
-    from services.settings import Settings
+    from services.config.settings import Settings
 
 JSON = {"content-type": "application/json"}
 

@@ -9,13 +9,13 @@ import orjson
 import pytest
 
 from events.subjects import EVENTS_STREAM, INGEST_SUBJECT
-from services.ingest_service import IngestService
+from services.ingest.service import IngestService
 from tests.factories import event, raw
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
 
-    from services.settings import Settings
+    from services.config.settings import Settings
 
 
 async def ingest(nc: NATS, body: Any) -> dict[str, Any]:

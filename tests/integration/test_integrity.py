@@ -16,13 +16,13 @@ import orjson
 import pytest
 
 from events.subjects import DLQ_STREAM, EVENTS_STREAM, INGEST_SUBJECT
-from services.embedded_nats import EmbeddedNats, free_port
-from services.ingest_service import IngestService
-from services.projection_service import ProjectionService
-from services.replay import replay
-from services.settings import Settings
-from services.specs import SPECS
-from services.streams import ensure_streams
+from services.config.settings import Settings
+from services.ingest.service import IngestService
+from services.nats.embedded import EmbeddedNats, free_port
+from services.nats.streams import ensure_streams
+from services.projection.registry import SPECS
+from services.projection.replay import replay
+from services.projection.service import ProjectionService
 from tests.conftest import running_gateway, wait_for
 from tests.factories import event, raw
 from tests.publishing import ask, publish

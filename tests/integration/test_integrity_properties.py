@@ -23,13 +23,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from events.subjects import DLQ_STREAM, EVENTS_FILTER, INGEST_SUBJECT, event_subject
-from services.embedded_nats import EmbeddedNats, free_port
-from services.ingest_service import IngestService
-from services.log_reader import DirectReader
-from services.projection_service import ProjectionService
-from services.settings import Settings
-from services.specs import SPECS
-from services.streams import ensure_streams
+from services.config.settings import Settings
+from services.ingest.service import IngestService
+from services.nats.embedded import EmbeddedNats, free_port
+from services.nats.log_reader import DirectReader
+from services.nats.streams import ensure_streams
+from services.projection.registry import SPECS
+from services.projection.service import ProjectionService
 from tests.factories import event
 
 if TYPE_CHECKING:

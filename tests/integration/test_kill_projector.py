@@ -13,9 +13,9 @@ import orjson
 import pytest
 
 from events import parse_event
+from events.subjects import ping_subject
 from projections.stage.fold import funnel_contribution, funnel_reply
-from services.hosting import ping_subject
-from services.specs import SPECS
+from services.projection.registry import SPECS
 from tests.publishing import publish_all, workload
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from nats.aio.client import Client as NATS
 
-    from services.embedded_nats import EmbeddedNats
+    from services.nats.embedded import EmbeddedNats
 
 EVENTS = 12_000
 

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pytest
 
-from services import projection_service
-from services.partitioning import partition_of
-from services.projection_service import ProjectionService
-from services.specs import SPECS
+from services.projection import service as projection_service
+from services.projection.partitions import partition_of
+from services.projection.registry import SPECS
+from services.projection.service import ProjectionService
 from tests.publishing import ask, publish_all, workload
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from nats.aio.client import Client as NATS
 
-    from services.settings import Settings
+    from services.config.settings import Settings
 
 EVENTS = 2500
 WHEN = "2026-09-01T00:00:00Z"
@@ -29,7 +29,7 @@ async def _not_listening(broker: object) -> None:
     """Stands in for start_broker: the reference service answers only direct calls."""
 
 
-async def _not_subscribing() -> None:
+async def _not_subscribing(nc: object) -> None:
     """Stands in for the query subscriptions of the reference service."""
 
 
@@ -102,7 +102,7 @@ async def test_partitions_share_the_work_and_answer_like_one(
     for name, service in reference.items():
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(projection_service, "start_broker", _not_listening)
-            patch.setattr(service, "_subscribe_queries", _not_subscribing)
+            patch.setattr(service.answers, "subscribe", _not_subscribing)
             await service.start()
         assert await service.projector.wait_applied(EVENTS, 30)
         single[name] = service
@@ -111,7 +111,9 @@ async def test_partitions_share_the_work_and_answer_like_one(
         async def both(projection: str, query: str, **request: Any) -> tuple[Any, Any]:
             merged = await ask(nc, f"{projection}.{query}", **request)
             route = next(r for r in SPECS[projection].routes(single[projection]) if r.name == query)
-            alone = orjson.loads(await single[projection].answer(route, orjson.dumps(request)))
+            alone = orjson.loads(
+                await single[projection].answers.answer(route, orjson.dumps(request))
+            )
             merged.pop("applied_seq", None)
             alone.pop("applied_seq", None)
             return merged, alone

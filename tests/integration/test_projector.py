@@ -16,7 +16,7 @@ from projections.proposals.fold import apply as proposals_apply
 from projections.proposals.store import ProposalsStore
 from projections.stage.fold import apply as stage_apply
 from projections.stage.store import StageStore
-from services.projector import Projector
+from services.projection.projector import Projector
 from tests.conftest import wait_for
 from tests.factories import event
 from tests.publishing import publish

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from services.projection_service import ProjectionService
-from services.specs import SPECS
+from services.projection.registry import SPECS
+from services.projection.service import ProjectionService
 from tests.conftest import running_gateway
 from tests.factories import BASE_TIME, event
 from tests.publishing import ask, publish
@@ -17,7 +17,7 @@ from tests.publishing import ask, publish
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
 
-    from services.settings import Settings
+    from services.config.settings import Settings
 
 
 async def seed(nc: NATS) -> int:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from events.subjects import INGEST_SUBJECT, query_subject
-from services.hosting import ping_subject
-from services.ingest_service import IngestService
-from services.projection_service import ProjectionService
-from services.specs import SPECS
+from events.subjects import INGEST_SUBJECT, ping_subject, query_subject
+from services.ingest.service import IngestService
+from services.projection.registry import SPECS
+from services.projection.service import ProjectionService
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
 
-    from services.settings import Settings
+    from services.config.settings import Settings
 
 
 async def test_a_request_right_after_start_finds_the_service(settings: Settings, nc: NATS) -> None:

@@ -9,12 +9,12 @@ import orjson
 import pytest
 
 from events.subjects import DLQ_STREAM
-from services import replay as replay_module
-from services.projection_service import ProjectionService
-from services.projector import Projector
-from services.replay import ReplayFailed, replay
-from services.specs import SPECS
-from services.store_files import (
+from services.projection import replay as replay_module
+from services.projection.projector import Projector
+from services.projection.registry import SPECS
+from services.projection.replay import ReplayFailed, replay
+from services.projection.service import ProjectionService
+from services.projection.store_files import (
     ReplayBusy,
     current_store,
     lock_projection,
@@ -27,7 +27,7 @@ from tests.publishing import ask, publish_all, workload
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
 
-    from services.settings import Settings
+    from services.config.settings import Settings
 
 EVENTS = 3000
 

@@ -14,15 +14,15 @@ import nacl.signing
 import nkeys
 import pytest
 
-from services import auth
-from services.auth import TokenRegistry, add_to_file, digest, http_host_for, parse_inline
-from services.connection import NatsUnavailable, connect
-from services.embedded_nats import EmbeddedNats, free_port
-from services.ingest_service import IngestService
-from services.projection_service import ProjectionService
-from services.settings import Settings
-from services.specs import SPECS
-from services.streams import ensure_streams
+from services.config.settings import Settings
+from services.gateway import auth
+from services.gateway.auth import TokenRegistry, add_to_file, digest, http_host_for, parse_inline
+from services.ingest.service import IngestService
+from services.nats.connection import NatsUnavailable, connect
+from services.nats.embedded import EmbeddedNats, free_port
+from services.nats.streams import ensure_streams
+from services.projection.registry import SPECS
+from services.projection.service import ProjectionService
 from tests.conftest import running_gateway
 from tests.factories import event, raw
 
@@ -282,7 +282,7 @@ async def test_sql_is_parameterised(settings: Settings, nc: NATS) -> None:
 def test_token_create_command(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from services.cli import app
+    from services.entry import app
 
     runner = CliRunner()
     path = tmp_path / "tokens.json"

@@ -10,12 +10,12 @@ from nats.js.api import StorageType
 from nats.js.errors import APIError
 
 from events.subjects import DLQ_STREAM, EVENTS_STREAM
-from services.streams import StreamConflict, ensure_streams, events_stream
+from services.nats.streams import StreamConflict, ensure_streams, events_stream
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
 
-    from services.embedded_nats import EmbeddedNats
+    from services.nats.embedded import EmbeddedNats
 
 
 async def test_events_stream_is_the_system_of_record(nc: NATS) -> None:

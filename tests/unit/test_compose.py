@@ -9,8 +9,9 @@ import pytest
 import typer
 import yaml
 
-from services.cli import SERVICE_NAMES, app
-from services.settings import Settings
+from services.config.roster import SERVICES
+from services.config.settings import Settings
+from services.entry import app
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 
@@ -49,10 +50,10 @@ def test_every_rapport_service_runs_a_real_command(compose: dict[str, Any]) -> N
         assert sub is not None, f"{name}: `rapport {command[0]}` does not exist"
         sub.make_context(command[0], list(command[1:]))  # parses, or raises a usage error
         if command[0] == "service":
-            assert command[1] in SERVICE_NAMES, f"{name}: no service {command[1]}"
+            assert command[1] in SERVICES, f"{name}: no service {command[1]}"
             seen.add(command[1])
         assert spec["build"] == "."
-    assert seen == set(SERVICE_NAMES)
+    assert seen == set(SERVICES)
 
 
 def test_services_are_configured_by_known_settings(compose: dict[str, Any]) -> None:

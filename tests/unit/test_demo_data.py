@@ -17,8 +17,8 @@ from projections.health.policy import BANDS
 from projections.health.score import assess
 from projections.proposals import fold as proposals
 from projections.stage import fold as stage
-from services.demo_data import SPAN_DAYS, DemoData, generate
-from services.demo_vocabulary import OWNERS
+from services.demo.data import SPAN_DAYS, DemoData, generate
+from services.demo.vocabulary import OWNERS
 
 TODAY = date(2026, 7, 1)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from services.web.svg import Bar, Point, bars, line
+from services.gateway.dashboard.svg import Bar, Point, bars, line
 
 SVG = "{http://www.w3.org/2000/svg}"
 

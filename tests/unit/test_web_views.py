@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.web import views
+from services.gateway.dashboard import views
 
 FUNNEL = {
     "stages": {"connection": 2, "awareness": 1, "engagement": 0, "conversion": 0,

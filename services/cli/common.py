@@ -1,0 +1,99 @@
+"""What every `rapport` command shares: the app, options, settings and clear failures."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from services.config.settings import Settings
+
+app = typer.Typer(
+    name="rapport",
+    help="Track professional relationships from first handshake to partnership.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+NatsUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--nats-url",
+        envvar="RAPPORT_NATS_URL",
+        help="NATS server URL (default: the embedded server, nats://127.0.0.1:4222)",
+        show_default=False,
+    ),
+]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        envvar="RAPPORT_DATA_DIR",
+        help="Where stores and the embedded server live (default: ./rapport-data)",
+        show_default=False,
+    ),
+]
+HttpHost = Annotated[
+    str | None,
+    typer.Option("--http-host", envvar="RAPPORT_HTTP_HOST", help="default: 127.0.0.1"),
+]
+HttpPort = Annotated[
+    int | None,
+    typer.Option("--http-port", envvar="RAPPORT_HTTP_PORT", help="default: 8080"),
+]
+NatsPort = Annotated[
+    int | None,
+    typer.Option("--nats-port", envvar="RAPPORT_NATS_PORT", help="Embedded NATS port [4222]"),
+]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print a clear error (no traceback) and exit."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def load_settings(**options: Any) -> Settings:
+    """Settings from the environment, overridden by the options given."""
+    try:
+        return Settings().with_overrides(**options)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"RAPPORT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        fail(f"bad setting: {problems}", 2)
+
+
+def _fast_loop() -> Any:
+    """uvloop's event loop where it is installed (the HTTP gateway answers faster on it)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def run(coroutine: Any) -> Any:
+    """Run a coroutine, turning Rapport's known failures into clear messages."""
+    from services.nats.connection import NatsUnavailable
+    from services.nats.embedded import EmbeddedNatsError
+    from services.nats.streams import StreamConflict
+    from services.projection.store_files import StoreInUse
+    from services.supervisor.runtime import RuntimeFailure
+
+    known = (NatsUnavailable, EmbeddedNatsError, RuntimeFailure, StreamConflict, StoreInUse)
+    try:
+        with asyncio.Runner(loop_factory=_fast_loop()) as runner:
+            return runner.run(coroutine)
+    except known as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None

@@ -1,0 +1,38 @@
+"""`rapport demo`: fill a running Rapport with a realistic, reproducible dataset."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from services.cli.common import DataDir, NatsUrl, app, console, fail, load_settings, run
+from services.cli.emit import IngestUnavailable
+from services.demo.data import DEFAULT_SEED
+from services.demo.seed import seed_demo
+
+
+@app.command()
+def demo(
+    relationships: Annotated[
+        int, typer.Option("--relationships", min=1, max=999, help="how many relationships")
+    ] = 300,
+    seed: Annotated[
+        int, typer.Option("--seed", help="the same seed on the same day gives the same data")
+    ] = DEFAULT_SEED,
+    nats_url: NatsUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Seed demo relationships (3 owners, 18 months) through the validated ingest."""
+    settings = load_settings(nats_url=nats_url, data_dir=data_dir)
+    try:
+        report = run(seed_demo(settings, console, relationships=relationships, seed=seed))
+    except IngestUnavailable as exc:
+        fail(str(exc))
+    console.print(report.summary())
+    for event_id, error in report.rejected[:20]:
+        console.print(f"  [red]refused[/] {event_id}: {error}")
+    if not report.caught_up:
+        console.print("[yellow]the projections have not applied it all yet: give them a moment[/]")
+    if report.rejected:
+        raise typer.Exit(1)

@@ -1,0 +1,22 @@
+"""The entry point: the `rapport` command, assembled from every room's commands.
+
+The only module that imports the CLI and the process rooms together: `services.cli` holds the
+commands that talk to a running Rapport; `services.entry` adds those that run its processes
+(`up`, `service`, `replay`, `bench`).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from services.cli import audit, demo, emit, queries, tokens  # noqa: F401  (they add commands)
+from services.cli.common import app
+from services.entry import bench, processes, replay  # noqa: F401  (they add commands)
+
+
+def main() -> None:
+    """Entry point of the `rapport` console script."""
+    try:
+        app()
+    except BrokenPipeError:  # e.g. `rapport history x | head`
+        sys.exit(0)

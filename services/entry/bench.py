@@ -1,0 +1,84 @@
+"""`rapport bench`: measure Rapport against the raw NATS limit and the alternatives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from services.cli.common import app, console, fail
+
+
+@app.command()
+def bench(
+    events: Annotated[int, typer.Option("--events", min=1000)] = 1_000_000,
+    relationships: Annotated[int, typer.Option("--relationships", min=10)] = 100_000,
+    seed: Annotated[int, typer.Option("--seed")] = 1,
+    quick: Annotated[bool, typer.Option("--quick", help="20 000 events: a CI-sized run")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    workdir: Annotated[
+        Path | None, typer.Option("--workdir", help="where the temporary servers and stores go")
+    ] = None,
+) -> None:
+    """Publish a seeded workload, then measure projectors, replay, end to end and queries."""
+    import asyncio
+
+    try:
+        from benchmarks.bench import Options, run
+    except ImportError as exc:
+        fail(f"the benchmark needs the repository's benchmarks/ package ({exc})")
+    options = (
+        Options.quick()
+        if quick
+        else Options(events=events, relationships=relationships, seed=seed, workdir=workdir)
+    )
+    if quick and workdir is not None:
+        options = Options(**{**options.__dict__, "workdir": workdir})
+
+    def say(message: str) -> None:
+        if not as_json:
+            console.print(f"[dim]· {message}[/]")
+
+    result = asyncio.run(run(options, say))
+    if as_json:
+        console.print_json(data=result)
+        return
+    console.print(table(result))
+
+
+def table(result: dict[str, Any]) -> Table:
+    """The figures as a Rich table."""
+    out = Table("measure", "figure", title=f"rapport bench: {result['events']:,} events, "
+                f"{result['relationships']:,} relationships")  # fmt: skip
+    out.add_row("publish (async, Nats-Msg-Id)", f"{result['publish_eps']:,} ev/s")
+    out.add_row("end to end, three projections", f"{result['e2e_eps']:,} ev/s")
+    for name, eps in result["projector_eps"].items():
+        out.add_row(f"projector {name}, live", f"{eps:,} ev/s")
+    for name, eps in result["replay_eps"].items():
+        out.add_row(f"replay {name}", f"{eps:,} ev/s")
+    out.add_row("raw pull fetch + ack (the limit)", f"{result['raw_fetch_ack_eps']:,} ev/s")
+    out.add_row("raw ordered consumer, read only", f"{result['raw_ordered_eps']:,} ev/s")
+    out.add_row("FastStream per-message default", f"{result['faststream_default_eps']:,} ev/s")
+    peer = result.get("eventsourcing_eps")
+    out.add_row("eventsourcing library peer", f"{peer:,} ev/s" if peer else "not installed")
+    q = result["query_ms"]
+    out.add_row("query p50 / p99, NATS", f"{q['nats_p50']} / {q['nats_p99']} ms")
+    busy = [key for key in q if key.endswith("_clients_p50")]
+    for key in busy:
+        clients = key.split("_")[1]
+        p99 = q[key.replace("p50", "p99")]
+        out.add_row(f"query p50 / p99, NATS ({clients} clients)", f"{q[key]} / {p99} ms")
+    out.add_row("query p50 / p99, HTTP (20 clients)", f"{q['http_p50']} / {q['http_p99']} ms")
+    out.add_row("validated ingest, batches of 1 000", f"{result['ingest_eps']:,} ev/s")
+    out.add_row(
+        "validated ingest, JetStream's window only", f"{result['ingest_eps_window_only']:,} ev/s"
+    )
+    for name, mb in result["rss_mb"].items():
+        out.add_row(f"peak RSS {name}", f"{mb} MB")
+    for name, mb in result["store_mb"].items():
+        out.add_row(f"store {name}", f"{mb} MB")
+    for name, value in result["ratios"].items():
+        out.add_row(f"ratio {name}", "-" if value is None else f"{value}")
+    return out

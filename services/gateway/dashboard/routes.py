@@ -1,0 +1,185 @@
+"""The dashboard pages at `/`, server-rendered, reading the projections over NATS.
+
+Each panel of a page comes from one query; a service that does not answer greys out its
+panels with a sentence saying why, and the rest of the page still renders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from events.subjects import AUDIT_SUBJECT, query_subject
+from services.gateway.dashboard import views
+from services.gateway.dashboard.answers import Answer, ask, stored_events
+from services.gateway.dashboard.templating import STATIC_DIR, make_templates
+
+if TYPE_CHECKING:
+    from fastapi.templating import Jinja2Templates
+
+STAGE_GET = query_subject("stage", "get")
+STAGE_LIST = query_subject("stage", "list")
+FUNNEL = query_subject("stage", "funnel")
+AUDIT = AUDIT_SUBJECT  # the contract's subject, answered by the stage service
+HEALTH_GET = query_subject("health", "get")
+HEALTH_LIST = query_subject("health", "list")
+HEALTH_SUMMARY = query_subject("health", "summary")
+PROPOSALS = query_subject("proposals", "pending")
+DUE_ROWS = 12
+PROPOSAL_ROWS = 10
+INTERACTION_ROWS = 40
+LISTED = 1000  # relationships read for the owner picker and counterpart names
+
+RelationshipPath = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9_-]{1,128}$", description="relationship id")
+]
+
+router = APIRouter(include_in_schema=False)
+
+
+@cache
+def templates() -> Jinja2Templates:
+    """The page templates (loaded on first use, not at import)."""
+    return make_templates()
+
+
+@cache
+def static_files() -> StaticFiles:
+    """The dashboard's stylesheet and icons."""
+    return StaticFiles(directory=STATIC_DIR)
+
+
+# A route rather than a mount: routers of older FastAPI releases drop mounts when included.
+@router.get("/static/{path:path}", name="static")
+async def static(request: Request, path: str) -> Response:
+    """A file of the dashboard's static folder."""
+    return await static_files().get_response(path, request.scope)
+
+
+def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    """A page, with what every page shows (the time of the answer)."""
+    context = {"now": datetime.now(UTC), **context}
+    return templates().TemplateResponse(request, name, context, status_code=status)
+
+
+@router.get("/", response_class=HTMLResponse, name="overview")
+async def overview(request: Request, owner: str | None = None) -> Response:
+    """The pipeline: funnel, health by band, who is due, proposals waiting."""
+    owner = (owner or "").strip() or None
+    now = datetime.now(UTC)
+    due_query = {"owner": owner, "due_before": now.isoformat(), "limit": DUE_ROWS}
+    funnel, summary, due, pending, listed = await asyncio.gather(
+        ask(request, FUNNEL, {"owner": owner}),
+        ask(request, HEALTH_SUMMARY, {"owner": owner}),
+        ask(request, HEALTH_LIST, due_query),
+        ask(request, PROPOSALS, {"owner": owner}),
+        ask(request, STAGE_LIST, {"limit": LISTED}),
+    )
+    listed_items: list[dict[str, Any]] = listed.data["items"] if listed.ok else []
+    owners = views.owners_of(listed_items)
+    names = views.names_of(listed_items)
+    if owner and owner not in owners:
+        owners.append(owner)
+    rows = views.funnel_rows(funnel.data) if funnel.ok else []
+    return render(
+        request,
+        "overview.html",
+        {
+            "owner": owner,
+            "owners": owners,
+            "funnel": funnel,
+            "funnel_rows": rows,
+            "funnel_chart": views.funnel_chart(rows) if rows else "",
+            "summary": summary,
+            "band_chart": views.band_chart(summary.data) if summary.ok else "",
+            "due": due,
+            "due_rows": views.due_rows(due.data["items"], names, now) if due.ok else [],
+            "names": names,
+            "pending": pending,
+            "proposal_rows": PROPOSAL_ROWS,
+        },
+    )
+
+
+@router.get("/relationships/{relationship_id}", response_class=HTMLResponse, name="relationship")
+async def relationship(request: Request, relationship_id: RelationshipPath) -> Response:
+    """One relationship: stage timeline, health over the year, touches, proposals, purpose."""
+    one = {"relationship_id": relationship_id}
+    instants = views.health_instants(datetime.now(UTC))
+    stage, health, audit, proposals, stored, *series = await asyncio.gather(
+        ask(request, STAGE_GET, one),
+        ask(request, HEALTH_GET, one),
+        ask(request, AUDIT, one),
+        ask(request, PROPOSALS, {**one, "status": "all"}),
+        stored_events(request, relationship_id),
+        *(ask(request, HEALTH_GET, {**one, "as_of": at.isoformat()}) for at in instants),
+    )
+    if stage.code == "not_found":
+        return render(request, "unknown.html", {"relationship_id": relationship_id}, 404)
+    history = _health_history(instants, series)
+    return render(
+        request,
+        "relationship.html",
+        {
+            "relationship_id": relationship_id,
+            "stage": stage,
+            "health": health,
+            "components_chart": views.components_chart(health.data) if health.ok else "",
+            "history": history,
+            "audit": audit,
+            "proposals": proposals,
+            "stored": stored,
+            "touches": views.interactions(stored.data) if stored.ok else [],
+            "purpose": views.purpose(stored.data) if stored.ok else None,
+            "capacity": views.capacity(stored.data) if stored.ok else None,
+            "interaction_rows": INTERACTION_ROWS,
+        },
+    )
+
+
+def _health_history(instants: list[datetime], series: list[Answer]) -> Answer:
+    """The year's health chart, or why it cannot be drawn."""
+    failed = [answer for answer in series if not answer.ok and answer.code != "not_found"]
+    if failed:
+        return Answer(problem=failed[0].problem, code=failed[0].code)
+    scores = [int(answer.data["score"]) if answer.ok else None for answer in series]
+    return Answer(data=views.health_chart(instants, scores))
+
+
+@router.get(
+    "/relationships/{relationship_id}/audit", response_class=HTMLResponse, name="audit_page"
+)
+async def audit_page(
+    request: Request, relationship_id: RelationshipPath, as_of: str | None = None
+) -> Response:
+    """Every stage change with its verdict and flags, as known at an instant."""
+    problem = None
+    try:
+        instant = views.parse_as_of(as_of)
+    except ValueError:
+        instant, problem = None, f"“{as_of}” is not a date and time; showing the audit as of now."
+    one = {"relationship_id": relationship_id}
+    stage, audit = await asyncio.gather(
+        ask(request, STAGE_GET, one),
+        ask(request, AUDIT, {**one, "as_of": instant.isoformat() if instant else None}),
+    )
+    if stage.code == "not_found":
+        return render(request, "unknown.html", {"relationship_id": relationship_id}, 404)
+    return render(
+        request,
+        "audit.html",
+        {
+            "relationship_id": relationship_id,
+            "stage": stage,
+            "audit": audit,
+            "as_of": instant,
+            "picker": views.picker_value(instant or datetime.now(UTC)),
+            "input_problem": problem,
+        },
+    )

@@ -1,0 +1,87 @@
+"""Connect to NATS the same way in every service and command."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import nats
+from nats.errors import AuthorizationError, NoServersError
+from nats.errors import Error as NatsError
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client as NATS
+
+    from services.config.settings import Settings
+
+log = logging.getLogger("rapport.nats")
+
+
+class NatsUnavailable(RuntimeError):
+    """No NATS server answered at the configured URL."""
+
+
+async def connect(settings: Settings, name: str, *, retry_forever: bool = True) -> NATS:
+    """Open a connection that reconnects by itself after the server comes back."""
+
+    client: list[NATS] = []
+
+    def closing() -> bool:
+        return bool(client) and (client[0].is_closed or client[0].is_draining)
+
+    async def on_error(exc: Exception) -> None:
+        if not closing():
+            log.warning("NATS error on %s: %s", name, exc)
+
+    async def on_disconnect() -> None:
+        if not closing():
+            log.warning("%s disconnected from NATS; reconnecting", name)
+
+    async def on_reconnect() -> None:
+        log.info("%s reconnected to NATS", name)
+
+    url = settings.resolved_nats_url
+    try:
+        nc = await nats.connect(
+            settings.nats_servers,
+            name=f"rapport-{name}",
+            connect_timeout=2,
+            allow_reconnect=retry_forever,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            error_cb=on_error,
+            disconnected_cb=on_disconnect,
+            reconnected_cb=on_reconnect,
+            # big batches of pending publishes must not trip the client's flusher
+            pending_size=64 * 1024 * 1024,
+            **settings.nats_auth(),
+        )
+    except (NoServersError, OSError, TimeoutError) as exc:
+        raise NatsUnavailable(
+            f"cannot reach NATS at {url} ({exc.__class__.__name__}). Is `rapport up` running? "
+            "Point at another server with --nats-url / RAPPORT_NATS_URL."
+        ) from None
+    except (AuthorizationError, NatsError) as exc:
+        if "authorization" not in str(exc).lower():
+            raise NatsUnavailable(f"cannot connect to NATS at {url}: {exc}") from None
+        raise NatsUnavailable(
+            f"NATS at {url} refused the credentials (authorization violation); set "
+            "RAPPORT_NATS_USER/RAPPORT_NATS_PASSWORD, RAPPORT_NATS_TOKEN, RAPPORT_NATS_NKEY_SEED "
+            "or RAPPORT_NATS_CREDS"
+        ) from None
+    client.append(nc)
+    return nc
+
+
+async def flush(nc: NATS, within: int = 5) -> None:
+    """Return once the server has processed everything this client wrote before.
+
+    `Client.flush()` alone does not promise that in nats-py 2.16: it writes its PING straight
+    to the socket, ahead of the SUBs and PUBs still waiting for the client's flusher task, so
+    the PONG can come back before the server has seen a new subscription (a request racing
+    it then finds "no responders"). Hand the buffer to the flusher first, then ping.
+    """
+    push = getattr(nc, "_flush_pending", None)
+    if push is not None and nc.is_connected:
+        await push(force_flush=True)
+    await nc.flush(timeout=within)

@@ -1,0 +1,223 @@
+"""`rapport service stage|health|proposals`: a projector and its queries in one process.
+
+The projector keeps the store current; the queries answer from the same store (through its
+read connection) on `rapport.q.<projection>.<query>` in a queue group, so replicas share the
+load (`answers.py`). A rebuilt store is adopted without a pause (`swap.py`). Every store is
+also an index of event ids: the service answers `rapport.q.identity.lookup` from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
+
+from faststream.nats import NatsMessage  # noqa: TC002  (FastStream resolves it at runtime)
+
+from events.queries import IdsQuery
+from events.subjects import IDENTITY_SUBJECT, swap_subject
+from projections.store_base import SqliteStore
+from services.nats.broker import add_ping, make_broker, start_broker
+from services.nats.connection import connect
+from services.nats.log_reader import DirectReader
+from services.nats.streams import ensure_streams
+from services.nats.wire import error_reply
+from services.projection import swap
+from services.projection.answers import Answers
+from services.projection.partitions import partition_of
+from services.projection.projector import Projector
+from services.projection.store_files import (
+    current_store,
+    lock_projection,
+    next_store,
+    publish_store,
+)
+from services.queries.identity import IDENTITY_QUEUE, IndexBehind, Known, lookup
+from services.queries.routes import QueryError, Route
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client as NATS
+
+    from events.reading import FirstCopy
+    from services.config.settings import Settings
+    from services.projection.registry import ProjectionSpec
+
+log = logging.getLogger("rapport.queries")
+
+FIRST_COPIES_WAIT = 1.0  # seconds a log read waits for the projection to catch up with it
+StoreT = TypeVar("StoreT", bound=SqliteStore[Any])
+
+
+class ProjectionService(Generic[StoreT]):
+    """One projection: its projector, store and query handlers."""
+
+    def __init__(self, settings: Settings, spec: ProjectionSpec[StoreT]) -> None:
+        self.name = spec.name
+        self.settings = settings
+        self.spec = spec
+        self._store: StoreT = spec.store(current_store(settings.data_dir, spec.name))
+        self.broker = make_broker(settings, spec.name)
+        self._nc: NATS | None = None
+        self._reader: DirectReader | None = None
+        self._projector: Projector[Any] | None = None
+        self._lock: IO[bytes] | None = None
+        self._swap_lock = asyncio.Lock()
+        add_ping(self.broker, self)
+        routes = [*spec.routes(self), self._identity_route()]
+        self.answers = Answers(self.name, settings, routes, lambda: self.projector)
+
+        @self.broker.subscriber(swap_subject(self.name, settings.instance))
+        async def swap_store(msg: NatsMessage) -> bytes:
+            try:
+                return await self.swap(msg.body)
+            except Exception as exc:  # always answer: `rapport replay` waits for the reply
+                log.exception("%s: swap failed", self.name)
+                return error_reply("unavailable", f"swap failed: {exc}")
+
+    async def swap(self, body: bytes) -> bytes:
+        """Adopt the rebuilt store a swap request names (one swap at a time), or say why not."""
+        async with self._swap_lock:
+            return await swap.adopt(self, body)
+
+    # -- what query handlers use (the `Context` of services.queries.routes) ----------------
+
+    @property
+    def store(self) -> StoreT:
+        """The store in use."""
+        return self._store
+
+    @property
+    def reader(self) -> DirectReader:
+        """Direct reads of the log (time travel, audit, history)."""
+        assert self._reader is not None, "the service is not started"
+        return self._reader
+
+    async def first_copies(self, ids: set[str], upto_seq: int) -> dict[str, FirstCopy]:
+        """What this store knows of the first stored copies of `ids` (the one reader's input).
+
+        Waits briefly until the projection has read up to `upto_seq`, so an id first used by
+        another relationship just before is known too.
+        """
+        await self.projector.wait_applied(upto_seq, FIRST_COPIES_WAIT)
+        return await self._store.first_copies(ids)
+
+    async def known(self, ids: set[str], upto_seq: int, within: float) -> Known:
+        """What the index of event ids answers: first copies, and how far it has read."""
+        projector = self.projector
+        if upto_seq and not await projector.wait_taken(upto_seq, within):
+            raise IndexBehind(
+                f"the {self.name} projection has read up to seq {projector.taken}, not yet "
+                f"{upto_seq}; retry shortly"
+            )
+        found = projector.applier.first_copies_in_flight(ids)
+        found.update(await self._store.first_copies(ids - found.keys()))
+        return Known(found, projector.taken, projector.caught_up_at)
+
+    def _identity_route(self) -> Route:
+        async def answer(query: IdsQuery) -> dict[str, Any]:
+            try:
+                return await lookup(self, query)
+            except IndexBehind as exc:
+                raise QueryError("unavailable", str(exc)) from None
+
+        return Route("lookup", IdsQuery, answer, subject=IDENTITY_SUBJECT, queue=IDENTITY_QUEUE)
+
+    # -- the projector ----------------------------------------------------------------------
+
+    @property
+    def projector(self) -> Projector[Any]:
+        """The running projector."""
+        assert self._projector is not None, "the service is not started"
+        return self._projector
+
+    @property
+    def durable(self) -> str:
+        """The name of this replica's durable consumer."""
+        return f"rapport-{self.name}-{self.settings.instance}"
+
+    def projector_for(self, store: StoreT, durable: str, *, live: bool) -> Projector[Any]:
+        """A projector folding into `store` (live: acknowledging, durable)."""
+        assert self._nc is not None
+        return Projector(
+            self._nc,
+            self.name,
+            self.spec.fold,
+            store,
+            batch_size=self.settings.batch_size,
+            durable=durable,
+            acknowledge=live,
+            owns=self.owns if self.settings.partitions > 1 else None,
+        )
+
+    def switch_to(self, store: StoreT, projector: Projector[Any]) -> None:
+        """Answer from `store`, kept current by `projector`, from now on (a swap)."""
+        self._store, self._projector = store, projector
+
+    def owns(self, relationship_id: str | None) -> bool:
+        """True when this replica's partition holds the relationship."""
+        if relationship_id is None:  # a malformed subject: partition 0 dead-letters it
+            return self.settings.partition == 0
+        return partition_of(relationship_id, self.settings.partitions) == self.settings.partition
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the store, resume the projector, start answering."""
+        self._lock = lock_projection(self.settings.data_dir, self.name)
+        await self._open_store()
+        self._nc = await connect(self.settings, self.name)
+        await ensure_streams(
+            self._nc.jetstream(), self.settings.replicas, self.settings.duplicate_window
+        )
+        self._reader = DirectReader(self._nc, timeout=self.settings.request_timeout * 2)
+        self._projector = self.projector_for(self._store, self.durable, live=True)
+        await self._projector.start()
+        await self.answers.subscribe(self._nc)
+        await start_broker(self.broker)
+
+    async def _open_store(self) -> None:
+        """Open the store in use; one built by another version of the fold starts afresh."""
+        await self._store.open()
+        wanted = str(self.spec.version)
+        found = await self._store.meta("fold_version", "", reader=False)
+        if found == wanted:
+            return
+        if found or await self._store.checkpoint():
+            # what it holds was computed by other rules: rebuild it from the log, from seq 1
+            log.warning(
+                "%s: the store %s was built by fold version %s, this Rapport folds version %s; "
+                "rebuilding it from the log",
+                self.name,
+                self._store.path.name,
+                found or "1",
+                wanted,
+            )
+            await self._store.close()
+            path = next_store(self.settings.data_dir, self.name)
+            self._store = self.spec.store(path)
+            await self._store.open()
+            publish_store(self.settings.data_dir, self.name, path)
+        await self._store.set_meta("fold_version", wanted)
+
+    async def stop(self) -> None:
+        """Stop answering, stop the projector (committed work stays), close the store."""
+        await self.answers.stop()
+        await self.broker.stop()
+        if self._projector is not None:
+            await self._projector.stop()
+        if self._reader is not None:
+            await self._reader.close()
+        await self._store.close()
+        if self._nc is not None:
+            await self._nc.drain()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def status(self) -> dict[str, Any]:
+        """The projector's counters and query latencies."""
+        status = self.projector.status() if self._projector else {}
+        status["store"] = str(self._store.path.resolve())
+        status["instance"] = self.settings.instance
+        status["queries"] = self.answers.status()
+        return status
