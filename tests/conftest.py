@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import nats
 import pytest
@@ -55,7 +55,9 @@ def settings(nats_server: EmbeddedNats, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def services(settings: Settings, nc: NATS) -> AsyncIterator[dict[str, ProjectionService]]:
+async def services(
+    settings: Settings, nc: NATS
+) -> AsyncIterator[dict[str, ProjectionService[Any]]]:
     """Every projection service, started on the test's server."""
     started = {name: ProjectionService(settings, spec) for name, spec in SPECS.items()}
     for service in started.values():
@@ -69,7 +71,7 @@ async def services(settings: Settings, nc: NATS) -> AsyncIterator[dict[str, Proj
 
 @pytest.fixture
 async def ingest_service(
-    settings: Settings, services: dict[str, ProjectionService]
+    settings: Settings, services: dict[str, ProjectionService[Any]]
 ) -> AsyncIterator[IngestService]:
     """The ingest service, answering `rapport.ingest` (the projections index the ids)."""
     service = IngestService(settings)

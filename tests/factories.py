@@ -32,7 +32,7 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
 def event(
     event_type: str,
     rel: str = "rel-1",
-    data: dict[str, Any] | None = None,
+    data: Any = None,  # a dict, or anything else to see it refused
     *,
     at: datetime | str | None = None,
     days: float = 0,

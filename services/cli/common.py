@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from services.config.failures import Failure
 from services.config.settings import Settings
 
 app = typer.Typer(
@@ -83,17 +84,10 @@ def _fast_loop() -> Any:
 
 def run(coroutine: Any) -> Any:
     """Run a coroutine, turning Rapport's known failures into clear messages."""
-    from services.nats.connection import NatsUnavailable
-    from services.nats.embedded import EmbeddedNatsError
-    from services.nats.streams import StreamConflict
-    from services.projection.store_files import StoreInUse
-    from services.supervisor.runtime import RuntimeFailure
-
-    known = (NatsUnavailable, EmbeddedNatsError, RuntimeFailure, StreamConflict, StoreInUse)
     try:
         with asyncio.Runner(loop_factory=_fast_loop()) as runner:
             return runner.run(coroutine)
-    except known as exc:
+    except Failure as exc:
         fail(str(exc))
     except KeyboardInterrupt:
         raise typer.Exit(130) from None

@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 
 from services.cli.common import DataDir, NatsUrl, app, console, fail, load_settings, run
-from services.cli.emit import IngestUnavailable
 from services.demo.data import DEFAULT_SEED
 from services.demo.seed import seed_demo
+from services.ingest.client import IngestUnavailable
 
 
 @app.command()

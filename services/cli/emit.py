@@ -16,13 +16,11 @@ from rich.table import Table
 
 from events import EVENT_TYPES
 from events.envelope import new_envelope
-from events.subjects import INGEST_SUBJECT
 from services.cli.common import DataDir, NatsUrl, app, console, fail, load_settings, run
+from services.ingest.client import IngestUnavailable, request_ingest
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-    from nats.aio.client import Client as NATS
 
     from services.config.settings import Settings
 
@@ -86,24 +84,6 @@ def envelope(
         source=source,
         actor=actor,
     )
-
-
-async def request_ingest(nc: NATS, body: bytes, within: float) -> dict[str, Any]:
-    """Send a body to `rapport.ingest` and decode the reply."""
-    from nats.errors import NoRespondersError, TimeoutError
-
-    try:
-        reply = await nc.request(INGEST_SUBJECT, body, timeout=within)
-    except (NoRespondersError, TimeoutError):
-        raise IngestUnavailable(
-            "no ingest service answered on rapport.ingest; is `rapport up` running?"
-        ) from None
-    decoded: dict[str, Any] = orjson.loads(reply.data)
-    return decoded
-
-
-class IngestUnavailable(RuntimeError):
-    """Nobody answered on `rapport.ingest`."""
 
 
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:

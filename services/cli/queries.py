@@ -14,6 +14,7 @@ from events.queries import Band
 from events.stages import Stage
 from events.subjects import query_subject
 from services.cli.common import DataDir, NatsUrl, app, console, fail, load_settings, run
+from services.config.failures import Failure
 from services.config.settings import Settings
 
 Json = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
@@ -31,7 +32,7 @@ BAND_STYLE = {
 }
 
 
-class QueryFailed(RuntimeError):
+class QueryFailed(Failure):
     """A query came back with an error or not at all."""
 
 
@@ -42,30 +43,21 @@ async def ask(
     payload: dict[str, Any],
     subject: str | None = None,
 ) -> Any:
-    """One NATS query to a projection service; errors become clear messages."""
-    from nats.errors import NoRespondersError
-    from nats.errors import TimeoutError as NatsTimeout
-
+    """One query to a projection service, through the one `ask`; errors become messages."""
     from services.nats.connection import connect
+    from services.queries.ask import ask as ask_projection
 
     subject = subject or query_subject(projection, name)
     nc = await connect(settings, "cli", retry_forever=False)
     try:
-        body = orjson.dumps({k: v for k, v in payload.items() if v is not None})
-        message = await nc.request(subject, body, timeout=settings.request_timeout * 2)
-    except NoRespondersError:
-        raise QueryFailed(
-            f"the {projection} service is not running (nobody answers {subject}); "
-            "is `rapport up` running?"
-        ) from None
-    except NatsTimeout:
-        raise QueryFailed(f"the {projection} service did not answer {subject} in time") from None
+        answer = await ask_projection(nc, subject, payload, within=settings.request_timeout * 2)
     finally:
         await nc.close()
-    reply = orjson.loads(message.data)
-    if isinstance(reply, dict) and "error" in reply:
-        raise QueryFailed(f"{reply['error']['code']}: {reply['error']['message']}")
-    return reply
+    if answer.ok:
+        return answer.data
+    if answer.data is None:  # nobody answered
+        raise QueryFailed(f"{answer.problem}; is `rapport up` running?")
+    raise QueryFailed(f"{answer.code}: {answer.problem}")
 
 
 def query(

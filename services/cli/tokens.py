@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from services.cli.common import DataDir, app, fail, load_settings
-from services.gateway.auth import SCOPES, TokenConfigError, add_to_file, digest, new_token
+from services.config.tokens import SCOPES, TokenConfigError, add_to_file, digest, new_token
 
 token_app = typer.Typer(help="API tokens for the HTTP gateway (scopes: emit, read, admin).")
 app.add_typer(token_app, name="token")

@@ -18,8 +18,8 @@ import orjson
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from events.subjects import query_subject, stage_subject
-from services.cli.emit import request_ingest
 from services.demo.data import DEFAULT_SEED, generate
+from services.ingest.client import request_ingest
 from services.nats.connection import connect
 from services.queries.identity import RemoteIndex
 

@@ -13,6 +13,8 @@ from services.cli import audit, demo, emit, queries, tokens  # noqa: F401  (they
 from services.cli.common import app
 from services.entry import bench, processes, replay  # noqa: F401  (they add commands)
 
+__all__ = ["app", "main"]
+
 
 def main() -> None:
     """Entry point of the `rapport` console script."""

@@ -15,10 +15,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from nats.js.errors import NotFoundError
 
 from events.subjects import DLQ_STREAM, EVENTS_STREAM, ping_subject
-from services.gateway.auth import TokenGuard, TokenRegistry, http_host_for, login_routes
+from services.config.failures import Failure
+from services.config.tokens import TokenRegistry, http_host_for
+from services.gateway.auth import TokenGuard
 from services.gateway.dashboard.routes import router as web_router
 from services.gateway.events import json_response
 from services.gateway.events import router as events_router
+from services.gateway.login import login_routes
 from services.gateway.metrics import Metrics, ping_all
 from services.gateway.queries import router as queries_router
 from services.nats.connection import connect
@@ -136,10 +139,8 @@ async def healthz(request: Request) -> Response:
 
 async def serve_gateway(settings: Settings) -> None:
     """Serve HTTP until SIGINT or SIGTERM (uvicorn handles the signals)."""
-    from services.supervisor.runtime import RuntimeFailure
-
     if settings.http_port and not port_is_free("127.0.0.1", settings.http_port):
-        raise RuntimeFailure(
+        raise Failure(
             f"HTTP port {settings.http_port} on {settings.http_host} is already in use; "
             "choose another with --http-port / RAPPORT_HTTP_PORT"
         )

@@ -10,11 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeout
 
-from events.subjects import INGEST_SUBJECT
-from services.ingest.ingestor import BodyError, split_body
+from services.ingest.body import BodyError, split_body
+from services.ingest.client import IngestUnavailable, request_ingest
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
@@ -121,16 +119,9 @@ async def post_events(request: Request) -> Response:
         return body_error(exc.status, str(exc))
     within = settings.publish_timeout + settings.request_timeout
     try:
-        message = await nc.request(INGEST_SUBJECT, body, timeout=within)
-    except NoRespondersError:
-        return body_error(
-            503, f"the ingest service is not running (nobody answers {INGEST_SUBJECT})"
-        )
-    except NatsTimeout:
-        return body_error(
-            503, f"the ingest service did not answer within {within:g} s; retry with the same ids"
-        )
-    payload: dict[str, Any] = orjson.loads(message.data)
+        payload = await request_ingest(nc, body, within)
+    except IngestUnavailable as exc:
+        return body_error(503, str(exc))
     error = payload.get("error")
     if error:  # the body as a whole was refused
         return json_response(payload, STATUS_OF_BODY_ERROR.get(error.get("code"), 400))

@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeout
 
+from events.fields import RELATIONSHIP_ID_PATTERN
 from events.queries import Band, ProposalStatus
 from events.stages import Level, Stage
 from events.subjects import AUDIT_SUBJECT, query_subject
 from services.gateway.events import json_response
 from services.nats.log_reader import DirectReader, LogReadError
+from services.queries.ask import ask as ask_projection
 from services.queries.cursors import BadCursor, decode_cursor, encode_cursor
 from services.queries.history import history_item, history_page, identity_over_nats
 
-if TYPE_CHECKING:
-    from nats.aio.client import Client as NATS
-
 STATUS_OF_ERROR = {"not_found": 404, "invalid": 400, "unavailable": 503}
 RelationshipPath = Annotated[
-    str, Path(pattern=r"^[A-Za-z0-9_-]{1,128}$", description="relationship id")
+    str, Path(pattern=RELATIONSHIP_ID_PATTERN, description="relationship id")
 ]
 AsOf = Annotated[
     datetime | None, Query(description="RFC 3339 instant (default: now); may be in the future")
@@ -43,27 +39,17 @@ async def ask(
     payload: dict[str, Any],
     subject: str | None = None,
 ) -> Response:
-    """Send a query to a projection service and turn its reply into an HTTP response."""
-    nc: NATS = request.app.state.nc
+    """Ask a projection service (the one `ask`) and turn its answer into an HTTP response."""
     settings = request.app.state.settings
     subject = subject or query_subject(projection, query)
-    body = {key: value for key, value in payload.items() if value is not None}
-    wait = body.get("wait_ms", 0) / 1000 if "min_seq" in body else 0
-    try:
-        message = await nc.request(
-            subject, orjson.dumps(body), timeout=settings.request_timeout + wait
-        )
-    except NoRespondersError:
-        return _unavailable(f"the {projection} service is not running (nobody answers {subject})")
-    except NatsTimeout:
-        return _unavailable(
-            f"the {projection} service did not answer {subject} within "
-            f"{settings.request_timeout + wait:g}s"
-        )
-    if message.data.startswith(b'{"error"'):  # error replies lead with it (hosting.error_reply)
-        reply = orjson.loads(message.data)
-        return json_response(reply, STATUS_OF_ERROR.get(reply["error"].get("code"), 500))
-    return Response(message.data, media_type="application/json")
+    answer = await ask_projection(
+        request.app.state.nc, subject, payload, within=settings.request_timeout
+    )
+    if answer.ok:
+        return Response(answer.raw, media_type="application/json")
+    if answer.data is not None:  # the service's own error reply, `applied_seq` and all
+        return json_response(answer.data, STATUS_OF_ERROR.get(answer.code or "", 503))
+    return _unavailable(answer.problem or "no answer")
 
 
 def _unavailable(message: str) -> Response:
@@ -241,7 +227,7 @@ async def get_proposals(
     request: Request,
     status: ProposalStatus = "pending",
     owner: str | None = None,
-    relationship_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,128}$")] = None,
+    relationship_id: Annotated[str | None, Query(pattern=RELATIONSHIP_ID_PATTERN)] = None,
     as_of: AsOf = None,
     min_seq: MinSeq = None,
     wait_ms: WaitMs = 2000,

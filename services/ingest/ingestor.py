@@ -32,6 +32,7 @@ from events.proposal_rules import judge
 from events.reading import Fresh, decode, ids_of, read_in_order
 from events.subjects import event_subject, proposals_filter, stage_subject
 from events.timeline import step
+from services.ingest.body import split_body
 from services.nats.log_reader import DirectReader, LogReadError
 from services.queries.identity import IndexBehind
 
@@ -49,17 +50,6 @@ WRONG_LAST_SEQUENCE = 10071  # JetStream: Nats-Expected-Last-Subject-Sequence di
 # Every field has a bound, but extension attributes do not: cap the whole event instead.
 MAX_EVENT_BYTES = 64 * 1024
 LANES = 64  # relationships of one batch appended at the same time
-_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
-_RAW_ONE = msgspec.json.Decoder(msgspec.Raw)
-
-
-class BodyError(ValueError):
-    """A request body that cannot be read as events at all (HTTP 400 or 413)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        self.status = status
-        self.code = "too_large" if status == 413 else "invalid"
-        super().__init__(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,32 +103,6 @@ class IngestResult:
     def reply(self) -> dict[str, Any]:
         """The contract's ingest reply."""
         return {"accepted": self.accepted, "rejected": self.rejected}
-
-
-def split_body(body: bytes, max_batch: int) -> tuple[list[bytes], bool]:
-    """The envelopes of a body, each as the exact bytes sent; say whether it was a batch."""
-    start = body.lstrip()[:1]
-    try:
-        if start == b"[":
-            items = [bytes(raw) for raw in _RAW_LIST.decode(body)]
-            if len(items) > max_batch:
-                raise BodyError(
-                    413, f"batch: {len(items)} events is more than the limit of {max_batch}"
-                )
-            return items, True
-        one = bytes(_RAW_ONE.decode(body))
-    except (msgspec.DecodeError, RecursionError) as exc:
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError as bad:
-            raise BodyError(400, f"body: not valid UTF-8 (byte {bad.start})") from None
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise BodyError(400, f"body: not valid JSON ({reason})") from None
-    if start != b"{":
-        raise BodyError(
-            400, "body: must be a JSON object (one event) or an array of them (a batch)"
-        )
-    return [one], False
 
 
 class Ingestor:

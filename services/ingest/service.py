@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from faststream.nats import NatsMessage  # noqa: TC002  (FastStream resolves it at runtime)
 
 from events.subjects import INGEST_SUBJECT
-from services.ingest.ingestor import BodyError, Ingestor
+from services.ingest.body import BodyError
+from services.ingest.ingestor import Ingestor
 from services.nats.broker import add_ping, make_broker, start_broker
 from services.nats.connection import connect
 from services.nats.streams import ensure_streams

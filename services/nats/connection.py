@@ -9,6 +9,8 @@ import nats
 from nats.errors import AuthorizationError, NoServersError
 from nats.errors import Error as NatsError
 
+from services.config.failures import Failure
+
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
 
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("rapport.nats")
 
 
-class NatsUnavailable(RuntimeError):
+class NatsUnavailable(Failure):
     """No NATS server answered at the configured URL."""
 
 

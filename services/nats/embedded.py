@@ -20,11 +20,13 @@ from pathlib import Path
 
 import nats
 
+from services.config.failures import Failure
+
 MAX_PAYLOAD = 8 * 1024 * 1024
 BIND_FAILED = re.compile(r"listen tcp [^:]*:(\d+): bind: address already in use")
 
 
-class EmbeddedNatsError(RuntimeError):
+class EmbeddedNatsError(Failure):
     """The embedded server could not start; the message says why and what to do."""
 
 

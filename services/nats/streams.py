@@ -10,12 +10,13 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import NotFoundError
 
 from events.subjects import DLQ_FILTER, DLQ_STREAM, EVENTS_FILTER, EVENTS_STREAM
+from services.config.failures import Failure
 
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
 
 
-class StreamConflict(RuntimeError):
+class StreamConflict(Failure):
     """An existing stream whose configuration differs from what Rapport needs."""
 
 

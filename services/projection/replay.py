@@ -26,6 +26,7 @@ import orjson
 from nats.errors import NoRespondersError
 
 from events.subjects import EVENTS_STREAM, swap_subject
+from services.config.failures import Failure
 from services.nats.connection import connect
 from services.nats.process import settle_memory
 from services.projection.projector import Projector
@@ -57,7 +58,7 @@ STALL_SECONDS = 60.0  # a rebuild that applies nothing for this long has failed
 SWAP_SECONDS = 660.0  # the service may take 2 x 300 s to catch the rebuilt store up, then 30 s
 
 
-class ReplayFailed(RuntimeError):
+class ReplayFailed(Failure):
     """The rebuilt store could not be put in place; the old one is still in use."""
 
 

@@ -15,15 +15,17 @@ import socket
 import time
 from typing import IO, TYPE_CHECKING
 
+from services.config.failures import Failure
+
 if TYPE_CHECKING:
     from pathlib import Path
 
 
-class StoreInUse(RuntimeError):
+class StoreInUse(Failure):
     """Another process already projects into this store."""
 
 
-class ReplayBusy(RuntimeError):
+class ReplayBusy(Failure):
     """Another replay of the same projection is running on this data dir."""
 
 

@@ -11,6 +11,7 @@ from projections.proposals.readiness import age_days, readiness, stage_on
 from services.queries.routes import Route
 
 if TYPE_CHECKING:
+    from projections.proposals.fold import PartnerContext
     from projections.proposals.store import ProposalsStore
     from services.queries.routes import Context
 
@@ -63,9 +64,43 @@ def routes(service: Context[ProposalsStore]) -> list[Route]:
                 }
             )
         items.sort(key=most_ready_first)
-        return {"items": items[: query.limit], "as_of": as_of.isoformat()}
+        answer: dict[str, Any] = {"items": items[: query.limit], "as_of": as_of.isoformat()}
+        if query.relationship_id is not None:  # one relationship: what its partner is about
+            context = (await service.store.load_rows([query.relationship_id])).get(
+                query.relationship_id
+            )
+            answer["partner"] = partner(context) if context else None
+        return answer
 
     return [Route("pending", ProposalsQuery, pending, merge=merge_pending)]
+
+
+def partner(context: PartnerContext) -> dict[str, Any]:
+    """The latest purpose and capacity noted for a relationship (the one "latest" rule)."""
+    purpose, capacity = context.purpose, context.capacity
+    return {
+        "purpose": {
+            "purpose": purpose.text,
+            "target_date": purpose.target_date.isoformat() if purpose.target_date else None,
+            "set_at": _instant(purpose.set_at),
+        }
+        if purpose
+        else None,
+        "capacity": {
+            "capacity": capacity.level,
+            "available_from": (
+                capacity.available_from.isoformat() if capacity.available_from else None
+            ),
+            "goals": list(capacity.goals),
+            "noted_at": _instant(capacity.noted_at),
+        }
+        if capacity
+        else None,
+    }
+
+
+def _instant(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
 def merge_pending(query: ProposalsQuery, replies: list[dict[str, Any]]) -> dict[str, Any]:

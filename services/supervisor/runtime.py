@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 
 from events.subjects import ping_subject
+from services.config.failures import Failure
 from services.config.roster import SERVICES
-from services.gateway.auth import LOOPBACK, TokenConfigError, TokenRegistry, http_host_for
+from services.config.tokens import LOOPBACK, TokenConfigError, TokenRegistry, http_host_for
 from services.nats.connection import connect
 from services.nats.embedded import EmbeddedNats, die_with_parent, port_is_free
 from services.nats.streams import ensure_streams
@@ -33,7 +34,7 @@ RESTARTS_PER_MINUTE = 5
 EMBEDDED_AUTH = ("user", "password", "token")  # what the embedded server can demand
 
 
-class RuntimeFailure(RuntimeError):
+class RuntimeFailure(Failure):
     """`rapport up` cannot go on; the message says why."""
 
 

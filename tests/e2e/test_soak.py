@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
 
-def run_soak(*args: str) -> dict[str, object]:
+def run_soak(*args: str) -> dict[str, Any]:
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.soak", *args],
         capture_output=True,
@@ -17,7 +18,7 @@ def run_soak(*args: str) -> dict[str, object]:
         timeout=600,
         check=False,
     )
-    figures: dict[str, object] = json.loads(result.stdout)
+    figures: dict[str, Any] = json.loads(result.stdout)
     assert result.returncode == (0 if figures["passed"] else 1)
     return figures
 

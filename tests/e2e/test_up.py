@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -102,23 +102,23 @@ def test_cli_reads_the_projections(tmp_path: Path) -> None:
             response = httpx.get(f"{up.http_url}{route}", params={"min_seq": 6, "wait_ms": 10_000})
             assert response.status_code == 200, response.text
 
-        def cli_json(*args: str) -> dict[str, object]:
+        def cli_json(*args: str) -> dict[str, Any]:
             result = up.rapport(*args, "--json")
             assert result.returncode == 0, result.stderr
-            parsed: dict[str, object] = json.loads(result.stdout)
+            parsed: dict[str, Any] = json.loads(result.stdout)
             return parsed
 
         shown = cli_json("show", "rel-1")
-        assert shown["stage"]["stage"] == "awareness"  # type: ignore[index]
-        assert shown["health"]["next_touch_due"]  # type: ignore[index]
-        assert [i["relationship_id"] for i in cli_json("list")["items"]] == ["rel-1", "rel-2"]  # type: ignore[attr-defined]
-        assert cli_json("funnel")["reached"] == {  # type: ignore[comparison-overlap]
+        assert shown["stage"]["stage"] == "awareness"
+        assert shown["health"]["next_touch_due"]
+        assert [i["relationship_id"] for i in cli_json("list")["items"]] == ["rel-1", "rel-2"]
+        assert cli_json("funnel")["reached"] == {
             "connection": 2, "awareness": 1, "engagement": 0, "conversion": 0, "partnership": 0
         }  # fmt: skip
         due = cli_json("due")["items"]
-        assert {i["relationship_id"] for i in due} == {"rel-1", "rel-2"}  # type: ignore[attr-defined]
-        [proposal] = cli_json("proposals")["items"]  # type: ignore[misc]
-        assert proposal["proposal_id"] == "p-1"  # type: ignore[index]
+        assert {i["relationship_id"] for i in due} == {"rel-1", "rel-2"}
+        [proposal] = cli_json("proposals")["items"]
+        assert proposal["proposal_id"] == "p-1"
 
         table = up.rapport("funnel")
         assert table.returncode == 0

@@ -82,6 +82,7 @@ async def test_every_reader_handles_the_old_shape(nc: NATS) -> None:
     assert health["components"]["sentiment"] == 1.0  # rating 5 of 5
     # and the log itself was not changed
     stored = await nc.jetstream().get_msg("RAPPORT_EVENTS", 4)
+    assert stored.data is not None
     assert orjson.loads(stored.data) == OLD_SHAPE
 
 
@@ -89,7 +90,7 @@ async def test_every_reader_handles_the_old_shape(nc: NATS) -> None:
 async def test_history_and_audit_over_http(
     settings: Settings,
     nc: NATS,
-    services: dict[str, ProjectionService],
+    services: dict[str, ProjectionService[Any]],
 ) -> None:
     last = await story(nc)
     await nc.jetstream().publish("rapport.ev.r.interaction.recorded", b"not an event")

@@ -122,6 +122,7 @@ async def test_unknown_extensions_are_kept(doors: httpx.AsyncClient, nc: NATS) -
     )
     assert response.status_code == 202
     stored = await nc.jetstream().get_msg(EVENTS_STREAM, response.json()["accepted"][0]["seq"])
+    assert stored.data is not None
     assert orjson.loads(stored.data)["tenant"] == {"id": 7}
     assert orjson.loads(stored.data)["traceparent"] == "00-4bf9-00f0-01"
 
@@ -153,7 +154,7 @@ async def test_oversized_body_and_batch_over_nats_and_http(settings: Settings, n
 
 async def test_raw_publishes_of_the_corpus_are_dead_lettered_and_nothing_is_lost(
     nc: NATS,
-    services: dict[str, ProjectionService],
+    services: dict[str, ProjectionService[Any]],
 ) -> None:
     js = nc.jetstream()
     published = 0

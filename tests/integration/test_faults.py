@@ -81,7 +81,9 @@ async def ingest_retrying(
     return acked
 
 
-async def verify(nc: NATS, services: dict[str, ProjectionService], acked: dict[str, int]) -> None:
+async def verify(
+    nc: NATS, services: dict[str, ProjectionService[Any]], acked: dict[str, int]
+) -> None:
     """Zero acknowledged events lost; every projection equal to a clean rebuild."""
     info = await nc.jetstream(timeout=10).stream_info(EVENTS_STREAM)
     log = await read_log(nc)
@@ -95,14 +97,14 @@ async def verify(nc: NATS, services: dict[str, ProjectionService], acked: dict[s
         assert await service.store.load_rows(sorted(expected)) == expected, name
 
 
-async def start_services(settings: Settings) -> dict[str, ProjectionService]:
+async def start_services(settings: Settings) -> dict[str, ProjectionService[Any]]:
     services = {name: ProjectionService(settings, spec) for name, spec in SPECS.items()}
     for service in services.values():
         await service.start()
     return services
 
 
-async def stop_services(services: dict[str, ProjectionService]) -> None:
+async def stop_services(services: dict[str, ProjectionService[Any]]) -> None:
     for service in services.values():
         await service.stop()
 

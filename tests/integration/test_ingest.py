@@ -38,6 +38,7 @@ async def test_one_event_is_stored_with_its_id(nc: NATS) -> None:
     assert message.subject == "rapport.ev.rel-7.connection.made"
     assert message.headers is not None
     assert message.headers["Nats-Msg-Id"] == "e-1"
+    assert message.data is not None
     assert orjson.loads(message.data) == envelope
 
 
@@ -71,15 +72,16 @@ async def test_unreadable_bodies(nc: NATS, body: bytes, expected: str) -> None:
 
 @pytest.mark.usefixtures("ingest_service")
 async def test_batch_keeps_good_events_and_names_bad_ones(nc: NATS) -> None:
-    batch = [
-        event("connection.made", "rel-1"),
+    first, second = event("connection.made", "rel-1"), event("interaction.recorded", "rel-2")
+    batch: list[Any] = [
+        first,
         event("interaction.recorded", "rel-1", data={"kind": "call"}),
         "not an object",
-        event("interaction.recorded", "rel-2"),
+        second,
         event("interaction.recorded", "rel.bad"),
     ]
     reply = await ingest(nc, batch)
-    assert [a["id"] for a in reply["accepted"]] == [batch[0]["id"], batch[3]["id"]]
+    assert [a["id"] for a in reply["accepted"]] == [first["id"], second["id"]]
     assert [r["index"] for r in reply["rejected"]] == [1, 2, 4]
     assert reply["rejected"][0]["error"] == "data.direction: required field is missing"
     assert reply["rejected"][1]["id"] is None
@@ -173,7 +175,7 @@ async def test_two_racing_writers_cannot_both_move_a_relationship(
                 await barrier.wait()
             return log
 
-        writer._refresh = read_then_wait  # type: ignore[method-assign]
+        writer._refresh = read_then_wait  # type: ignore[method-assign,assignment]
     try:
         results = await asyncio.gather(
             writers[0].ingest(raw(event("stage.changed", "r", {"to": "awareness"}))),  # type: ignore[union-attr]

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
     from nats.aio.client import Client as NATS
 
+    from services.nats.process import Service
+
 WINDOW = 1.0  # seconds: JetStream's duplicate window in the identity tests
 
 
@@ -58,7 +60,7 @@ async def dead_letters(nc: NATS, projection: str) -> dict[int, str]:
     return found
 
 
-async def all_caught_up(services: dict[str, ProjectionService], seq: int) -> None:
+async def all_caught_up(services: dict[str, ProjectionService[Any]], seq: int) -> None:
     for service in services.values():
         assert await service.projector.wait_applied(seq, 15), service.name
         assert service.projector.failure is None
@@ -75,7 +77,7 @@ V0_POISON = [
 async def test_an_old_shape_with_malformed_data_is_dead_lettered_and_nothing_stops(
     settings: Settings,
     nc: NATS,
-    services: dict[str, ProjectionService],
+    services: dict[str, ProjectionService[Any]],
     ingest_service: IngestService,
     poison: dict[str, Any],
 ) -> None:
@@ -96,7 +98,7 @@ async def test_an_old_shape_with_malformed_data_is_dead_lettered_and_nothing_sto
 
 
 async def test_the_ingest_accepts_only_what_the_proposal_lifecycle_allows(
-    nc: NATS, services: dict[str, ProjectionService], ingest_service: IngestService
+    nc: NATS, services: dict[str, ProjectionService[Any]], ingest_service: IngestService
 ) -> None:
     def proposal(kind: str, pid: str, **data: Any) -> dict[str, Any]:
         return event(f"proposal.{kind}", "r", {"proposal_id": pid, **data})
@@ -132,7 +134,7 @@ async def test_the_ingest_accepts_only_what_the_proposal_lifecycle_allows(
 
 
 async def test_two_racing_decisions_cannot_both_be_accepted(
-    settings: Settings, nc: NATS, services: dict[str, ProjectionService]
+    settings: Settings, nc: NATS, services: dict[str, ProjectionService[Any]]
 ) -> None:
     replicas = [IngestService(settings) for _ in range(3)]
     for replica in replicas:
@@ -158,7 +160,7 @@ async def test_two_racing_decisions_cannot_both_be_accepted(
 
 
 async def test_a_raw_lifecycle_break_is_listed_on_its_proposal(
-    nc: NATS, services: dict[str, ProjectionService]
+    nc: NATS, services: dict[str, ProjectionService[Any]]
 ) -> None:
     await publish(nc, event("proposal.drafted", "r", {"proposal_id": "p", "title": "T"}))
     await publish(nc, event("proposal.withdrawn", "r", {"proposal_id": "p"}))
@@ -177,7 +179,7 @@ async def test_a_raw_lifecycle_break_is_listed_on_its_proposal(
 
 
 async def test_a_stage_change_filed_under_another_relationship_is_not_counted_by_the_ingest(
-    nc: NATS, services: dict[str, ProjectionService], ingest_service: IngestService
+    nc: NATS, services: dict[str, ProjectionService[Any]], ingest_service: IngestService
 ) -> None:
     misfiled = event("stage.changed", "b", {"to": "engagement", "reason": "warm intro"})
     await nc.jetstream().publish("rapport.ev.a.stage.changed", raw(misfiled))
@@ -192,7 +194,7 @@ async def test_a_stage_change_filed_under_another_relationship_is_not_counted_by
 
 
 async def test_an_audit_before_the_relationship_existed_is_not_found(
-    nc: NATS, services: dict[str, ProjectionService]
+    nc: NATS, services: dict[str, ProjectionService[Any]]
 ) -> None:
     last = await publish(nc, event("connection.made", "r", days=10))
     await all_caught_up(services, last)
@@ -203,7 +205,7 @@ async def test_an_audit_before_the_relationship_existed_is_not_found(
 
 
 async def test_dead_letter_counts_survive_a_restart(
-    settings: Settings, nc: NATS, services: dict[str, ProjectionService]
+    settings: Settings, nc: NATS, services: dict[str, ProjectionService[Any]]
 ) -> None:
     await nc.jetstream().publish("rapport.ev.r.interaction.recorded", b"junk")
     last = await publish(nc, event("connection.made", "r"))
@@ -256,7 +258,8 @@ async def test_identity_holds_beyond_the_duplicate_window(
     settings, nc = short_window
     views = {name: ProjectionService(settings, spec) for name, spec in SPECS.items()}
     ingest_service = IngestService(settings)
-    for service in (*views.values(), ingest_service):
+    everything: list[Service] = [*views.values(), ingest_service]
+    for service in everything:
         await service.start()
     try:
         touch = event("interaction.recorded", "r", event_id="e-1")
@@ -315,7 +318,7 @@ async def test_identity_holds_beyond_the_duplicate_window(
             health = await ask(nc, "health.get", relationship_id="r", as_of="2030-01-01T00:00:00Z")
             assert health["last_interaction_at"].startswith(touch["time"][:10])
     finally:
-        for service in (*views.values(), ingest_service):
+        for service in everything:
             await service.stop()
 
 

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
     from nats.aio.client import Client as NATS
 
+    from services.nats.process import Service
+
 RELATIONSHIPS = ("a", "b", "c")
 EXAMPLES = 8  # each example runs its own server and services: `-m slow` runs many more
 
@@ -174,7 +176,7 @@ class Ledger:
 
 
 @contextlib.asynccontextmanager
-async def rapport(tmp: Path) -> AsyncIterator[tuple[NATS, dict[str, ProjectionService]]]:
+async def rapport(tmp: Path) -> AsyncIterator[tuple[NATS, dict[str, ProjectionService[Any]]]]:
     """A server of its own, the three projections and the ingest service, in this loop."""
     server = EmbeddedNats(tmp / "nats", port=free_port(), name=f"prop-{tmp.name}")
     await server.start()
@@ -183,9 +185,10 @@ async def rapport(tmp: Path) -> AsyncIterator[tuple[NATS, dict[str, ProjectionSe
     config = Settings(nats_url=server.url, data_dir=tmp / "data", http_port=free_port())
     views = {name: ProjectionService(config, spec) for name, spec in SPECS.items()}
     ingest = IngestService(config)
-    started: list[Any] = []
+    started: list[Service] = []
+    everything: list[Service] = [*views.values(), ingest]
     try:
-        for service in (*views.values(), ingest):
+        for service in everything:
             await service.start()
             started.append(service)
         yield nc, views
@@ -238,7 +241,7 @@ async def send(nc: NATS, op: Op, ledger: Ledger, fresh_id: str) -> None:
 
 
 async def check_everything_took_effect_once(
-    nc: NATS, views: dict[str, ProjectionService], ledger: Ledger
+    nc: NATS, views: dict[str, ProjectionService[Any]], ledger: Ledger
 ) -> None:
     last = (await nc.jetstream().stream_info("RAPPORT_EVENTS")).state.last_seq
     for service in views.values():

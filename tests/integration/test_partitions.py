@@ -36,9 +36,9 @@ async def _not_subscribing(nc: object) -> None:
 @pytest.fixture
 async def partitioned(
     settings: Settings, nc: NATS
-) -> AsyncIterator[dict[str, list[ProjectionService]]]:
+) -> AsyncIterator[dict[str, list[ProjectionService[Any]]]]:
     """Two partitions of every projection, each with its own store and instance name."""
-    started: dict[str, list[ProjectionService]] = {}
+    started: dict[str, list[ProjectionService[Any]]] = {}
     for name, spec in SPECS.items():
         started[name] = []
         for partition in range(2):
@@ -62,7 +62,7 @@ async def partitioned(
 
 
 async def test_partitions_share_the_work_and_answer_like_one(
-    nc: NATS, partitioned: dict[str, list[ProjectionService]], tmp_path: Path
+    nc: NATS, partitioned: dict[str, list[ProjectionService[Any]]], tmp_path: Path
 ) -> None:
     envelopes = workload(EVENTS, seed=5)
     await publish_all(nc, envelopes)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -147,7 +147,7 @@ async def test_pending_proposals_with_readiness(nc: NATS) -> None:
 
 
 async def test_http_routes_answer_through_the_services(
-    settings: Settings, nc: NATS, services: dict[str, ProjectionService]
+    settings: Settings, nc: NATS, services: dict[str, ProjectionService[Any]]
 ) -> None:
     last = await seed(nc)
     async with running_gateway(settings) as url, httpx.AsyncClient(base_url=url) as http:
@@ -185,7 +185,7 @@ async def test_http_routes_answer_through_the_services(
 
 
 async def test_replicas_share_the_queries_through_the_queue_group(
-    settings: Settings, nc: NATS, services: dict[str, ProjectionService]
+    settings: Settings, nc: NATS, services: dict[str, ProjectionService[Any]]
 ) -> None:
     last = await seed(nc)
     replica_settings = settings.model_copy(
@@ -200,5 +200,5 @@ async def test_replicas_share_the_queries_through_the_queue_group(
     finally:
         await replica.stop()
     assert {r["stage"] for r in replies} == {"engagement"}
-    assert replica.latency.get("get")  # the replica answered some of them ...
-    assert services["stage"].latency.get("get")  # ... and the first instance the others
+    assert replica.answers.latency.get("get")  # the replica answered some of them ...
+    assert services["stage"].answers.latency.get("get")  # ... and the first instance the others

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 EVENTS = 3000
 
 
-async def snapshot(service: ProjectionService, keys: list[str]) -> dict[str, Any]:
+async def snapshot(service: ProjectionService[Any], keys: list[str]) -> dict[str, Any]:
     rows = await service.store.load_rows(keys)
     return {"rows": rows, "checkpoint": await service.store.checkpoint()}
 
@@ -40,7 +40,7 @@ async def snapshot(service: ProjectionService, keys: list[str]) -> dict[str, Any
 async def test_replay_while_running_matches_the_live_store_without_downtime(
     settings: Settings,
     nc: NATS,
-    services: dict[str, ProjectionService],
+    services: dict[str, ProjectionService[Any]],
 ) -> None:
     envelopes = workload(EVENTS, seed=11)
     keys = sorted({e["subject"] for e in envelopes})
@@ -124,7 +124,7 @@ async def test_replay_refuses_nothing_silently(settings: Settings, nc: NATS) -> 
 @pytest.mark.usefixtures("nc")
 async def test_unknown_projection_in_the_swap_request_is_refused(
     settings: Settings,
-    services: dict[str, ProjectionService],
+    services: dict[str, ProjectionService[Any]],
 ) -> None:
     refused = orjson.loads(await services["stage"].swap(b'{"path": "/etc/passwd", "token": "x"}'))
     assert refused["error"]["code"] == "invalid"
@@ -166,7 +166,7 @@ async def test_a_swap_nobody_answers_is_reported_and_the_rebuild_removed(
 async def test_two_replays_of_one_projection_cannot_run_at_once(
     settings: Settings,
     nc: NATS,
-    services: dict[str, ProjectionService],
+    services: dict[str, ProjectionService[Any]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await publish_all(nc, workload(2000, seed=8))
@@ -198,7 +198,7 @@ async def test_two_replays_of_one_projection_cannot_run_at_once(
 
 @pytest.mark.usefixtures("nc")
 async def test_a_swap_adopts_only_the_store_the_running_replay_built(
-    settings: Settings, services: dict[str, ProjectionService]
+    settings: Settings, services: dict[str, ProjectionService[Any]]
 ) -> None:
     service = services["stage"]
     data_dir = settings.data_dir.resolve()
@@ -227,7 +227,7 @@ async def test_a_swap_adopts_only_the_store_the_running_replay_built(
 
 
 async def test_a_rebuild_never_keeps_a_dead_letter_twice(
-    settings: Settings, nc: NATS, services: dict[str, ProjectionService]
+    settings: Settings, nc: NATS, services: dict[str, ProjectionService[Any]]
 ) -> None:
     js = nc.jetstream()
     await js.publish("rapport.ev.r.interaction.recorded", b"junk")

@@ -14,9 +14,10 @@ import nacl.signing
 import nkeys
 import pytest
 
+from services.config import tokens as auth
 from services.config.settings import Settings
-from services.gateway import auth
-from services.gateway.auth import TokenRegistry, add_to_file, digest, http_host_for, parse_inline
+from services.config.tokens import TokenRegistry, add_to_file, digest, http_host_for, parse_inline
+from services.gateway.auth import COOKIE
 from services.ingest.service import IngestService
 from services.nats.connection import NatsUnavailable, connect
 from services.nats.embedded import EmbeddedNats, free_port
@@ -112,8 +113,8 @@ async def test_browsers_sign_in_and_get_a_cookie(locked: httpx.AsyncClient) -> N
     assert signed.status_code == 303
     assert signed.headers["location"] == "/"  # never redirected off-site
     assert "httponly" in signed.headers["set-cookie"].lower()
-    cookie = signed.cookies[auth.COOKIE]
-    locked.cookies.set(auth.COOKIE, cookie)
+    cookie = signed.cookies[COOKIE]
+    locked.cookies.set(COOKIE, cookie)
     follow = await locked.get("/v1/funnel")
     assert follow.status_code != 401
 
@@ -140,7 +141,7 @@ def test_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(auth.hmac, "compare_digest", spy)
+    monkeypatch.setattr("services.config.tokens.hmac.compare_digest", spy)
     registry = TokenRegistry(parse_inline(INLINE))
     assert registry.identify(READ) is not None
     assert len(calls) == 3  # every configured token is compared, even after a match
@@ -200,7 +201,9 @@ async def test_embedded_server_requires_credentials(
         with pytest.raises(NatsUnavailable, match="refused the credentials"):
             await connect(anonymous, "test", retry_forever=False)
         given = {f"nats_{key}": value for key, value in auth_config.items()}
-        allowed = Settings(nats_url=server.url, data_dir=tmp_path / "data", **given)
+        allowed = Settings.model_validate(
+            {"nats_url": server.url, "data_dir": tmp_path / "data", **given}
+        )
         client = await connect(allowed, "test", retry_forever=False)
         await ensure_streams(client.jetstream())
         service = IngestService(allowed)  # FastStream's broker gets the same credentials

@@ -33,7 +33,7 @@ def touch(
 
 
 def fold(envelopes: list[dict[str, Any]], fold_one: Any = apply) -> HealthState:
-    state = None
+    state: HealthState | None = None
     for envelope in envelopes:
         state = fold_one(state, parse_event(orjson.dumps(envelope)))
     assert state is not None

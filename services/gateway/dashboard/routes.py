@@ -8,20 +8,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
 
+from events.fields import RELATIONSHIP_ID_PATTERN
 from events.subjects import AUDIT_SUBJECT, query_subject
 from services.gateway.dashboard import views
 from services.gateway.dashboard.answers import Answer, ask, stored_events
-from services.gateway.dashboard.templating import STATIC_DIR, make_templates
-
-if TYPE_CHECKING:
-    from fastapi.templating import Jinja2Templates
+from services.gateway.dashboard.rendering import render, static_files
 
 STAGE_GET = query_subject("stage", "get")
 STAGE_LIST = query_subject("stage", "list")
@@ -37,22 +33,10 @@ INTERACTION_ROWS = 40
 LISTED = 1000  # relationships read for the owner picker and counterpart names
 
 RelationshipPath = Annotated[
-    str, Path(pattern=r"^[A-Za-z0-9_-]{1,128}$", description="relationship id")
+    str, Path(pattern=RELATIONSHIP_ID_PATTERN, description="relationship id")
 ]
 
 router = APIRouter(include_in_schema=False)
-
-
-@cache
-def templates() -> Jinja2Templates:
-    """The page templates (loaded on first use, not at import)."""
-    return make_templates()
-
-
-@cache
-def static_files() -> StaticFiles:
-    """The dashboard's stylesheet and icons."""
-    return StaticFiles(directory=STATIC_DIR)
 
 
 # A route rather than a mount: routers of older FastAPI releases drop mounts when included.
@@ -60,12 +44,6 @@ def static_files() -> StaticFiles:
 async def static(request: Request, path: str) -> Response:
     """A file of the dashboard's static folder."""
     return await static_files().get_response(path, request.scope)
-
-
-def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    """A page, with what every page shows (the time of the answer)."""
-    context = {"now": datetime.now(UTC), **context}
-    return templates().TemplateResponse(request, name, context, status_code=status)
 
 
 @router.get("/", response_class=HTMLResponse, name="overview")
@@ -123,6 +101,7 @@ async def relationship(request: Request, relationship_id: RelationshipPath) -> R
     if stage.code == "not_found":
         return render(request, "unknown.html", {"relationship_id": relationship_id}, 404)
     history = _health_history(instants, series)
+    partner = (proposals.data.get("partner") or {}) if proposals.ok else {}
     return render(
         request,
         "relationship.html",
@@ -136,8 +115,8 @@ async def relationship(request: Request, relationship_id: RelationshipPath) -> R
             "proposals": proposals,
             "stored": stored,
             "touches": views.interactions(stored.data) if stored.ok else [],
-            "purpose": views.purpose(stored.data) if stored.ok else None,
-            "capacity": views.capacity(stored.data) if stored.ok else None,
+            "purpose": partner.get("purpose"),
+            "capacity": partner.get("capacity"),
             "interaction_rows": INTERACTION_ROWS,
         },
     )

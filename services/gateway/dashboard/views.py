@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from events import FUNNEL, CapacityNoted, ConnectionMade, InteractionRecorded, PurposeSet
+from events import FUNNEL, InteractionRecorded
 from events.reading import Fresh
 from projections.health.policy import BANDS
 from services.gateway.dashboard import svg
 
 if TYPE_CHECKING:
-    from events import Event
     from events.reading import Reading
 
 BAND_NAMES: tuple[str, ...] = tuple(name for _, name in BANDS)
@@ -158,37 +157,6 @@ def interactions(stored: list[Reading]) -> list[Touch]:
         if isinstance(item, Fresh) and isinstance(item.event, InteractionRecorded)
     ]
     return sorted(touches, key=lambda touch: touch.time, reverse=True)
-
-
-def purpose(stored: list[Reading]) -> dict[str, Any] | None:
-    """The latest purpose (set explicitly, or given at the handshake)."""
-    found: list[tuple[datetime, dict[str, Any]]] = []
-    for event in _events(stored):
-        if isinstance(event, PurposeSet):
-            target = event.data.target_date.isoformat() if event.data.target_date else None
-            found.append((event.time, {"purpose": event.data.purpose, "target_date": target}))
-        elif isinstance(event, ConnectionMade) and event.data.purpose:
-            found.append((event.time, {"purpose": event.data.purpose, "target_date": None}))
-    return max(found, key=lambda pair: pair[0])[1] if found else None
-
-
-def capacity(stored: list[Reading]) -> dict[str, Any] | None:
-    """The partner's latest noted capacity, availability and goals."""
-    noted = [event for event in _events(stored) if isinstance(event, CapacityNoted)]
-    if not noted:
-        return None
-    latest = max(noted, key=lambda event: event.time)
-    return {
-        "capacity": latest.data.capacity,
-        "available_from": latest.data.available_from,
-        "goals": list(latest.data.goals),
-        "notes": latest.data.notes,
-        "noted_at": latest.time,
-    }
-
-
-def _events(stored: list[Reading]) -> list[Event]:
-    return [item.event for item in stored if isinstance(item, Fresh)]
 
 
 def parse_as_of(text: str | None) -> datetime | None:
