@@ -97,6 +97,8 @@ async def test_replay_with_nothing_running_swaps_the_pointer(settings: Settings,
     assert await live.projector.wait_applied(1000, 30)
     keys = sorted({e["subject"] for e in envelopes})
     expected = await live.store.load_rows(keys)
+    asked = {"relationship_id": keys[0], "as_of": "2026-09-01T00:00:00Z"}
+    answered = await ask(nc, "health.get", **asked)
     old_path = live.store.path
     await live.stop()
 
@@ -108,8 +110,9 @@ async def test_replay_with_nothing_running_swaps_the_pointer(settings: Settings,
     try:
         assert again.store.path.name == report.store.name
         assert await again.store.load_rows(keys) == expected
-        reply = await ask(nc, "health.get", relationship_id=keys[0])
-        assert "score" in reply
+        again_answered = await ask(nc, "health.get", **asked)
+        assert "error" not in again_answered
+        assert {**again_answered, "applied_seq": 0} == {**answered, "applied_seq": 0}
     finally:
         await again.stop()
 
