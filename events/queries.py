@@ -63,6 +63,13 @@ class HealthListQuery(Query):
     as_of: Rfc3339Time | None = None
 
 
+class HealthSummaryQuery(Query):
+    """`health.summary`: how many relationships are in each band, of one owner, at an instant."""
+
+    owner: ShortText | None = None
+    as_of: Rfc3339Time | None = None
+
+
 class ProposalsQuery(Query):
     """`proposals.pending` (and, with `status`, any other lifecycle state)."""
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from events.fields import Rfc3339Time, ShortText
-from events.queries import HealthListQuery, Query, RelationshipQuery
+from events.queries import HealthListQuery, HealthSummaryQuery, RelationshipQuery
 from projections.health import fold as health
 from projections.health.policy import BANDS
 from projections.health.score import assess
@@ -21,13 +20,6 @@ if TYPE_CHECKING:
 
 SCAN_CHUNK = 500
 SCAN_LIMIT = 20_000  # rows one list request may score before it returns a cursor
-
-
-class HealthSummaryQuery(Query):
-    """`health.summary`: how many relationships are in each band, of one owner, at an instant."""
-
-    owner: ShortText | None = None
-    as_of: Rfc3339Time | None = None
 
 
 def routes(context: Context[HealthStore]) -> list[Route]:
