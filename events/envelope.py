@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from events.data import (
     CapacityNotedData,
@@ -17,10 +18,13 @@ from events.data import (
     PurposeSetData,
     StageChangedData,
 )
-from events.fields import EventId, RelationshipId, Rfc3339Time
+from events.fields import ATTRIBUTE_PATTERN, EventId, RelationshipId, Rfc3339Time
 
-Source = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-Attribute = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+Source = Annotated[str, StringConstraints(max_length=1024, pattern=ATTRIBUTE_PATTERN)]
+Attribute = Annotated[str, StringConstraints(max_length=1024, pattern=ATTRIBUTE_PATTERN)]
+# CloudEvents: extension attribute names are lower-case letters and digits
+EXTENSION_NAME = re.compile(r"[a-z0-9]{1,64}")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Envelope(BaseModel):
@@ -38,6 +42,19 @@ class Envelope(BaseModel):
     actor: Attribute | None = None
 
     event_type: ClassVar[str]
+
+    @model_validator(mode="after")
+    def _extensions_are_attributes(self) -> Envelope:
+        """Extension attributes have CloudEvents names, and their text no control characters."""
+        for name, value in (self.model_extra or {}).items():
+            if not EXTENSION_NAME.fullmatch(name):
+                raise ValueError(
+                    f"extension attribute {name[:40]!r}: a name is 1-64 lower-case letters "
+                    "and digits"
+                )
+            if isinstance(value, str) and CONTROL.search(value):
+                raise ValueError(f"{name}: must not hold control characters")
+        return self
 
     @property
     def relationship_id(self) -> str:

@@ -20,7 +20,14 @@ ProposalId = Annotated[str, StringConstraints(pattern=RELATIONSHIP_ID_PATTERN)]
 EventId = Annotated[str, StringConstraints(pattern=EVENT_ID_PATTERN)]
 
 # Where the contract names no bound, text is bounded anyway so one event cannot carry megabytes.
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+# A name, owner, title or tag holds some text (not only white space) and no control characters:
+# checked by pydantic's own (Rust) regex, so no Python runs per field.
+NO_CONTROL = r"[^\x00-\x1f\x7f]"
+SHORT_TEXT_PATTERN = rf"^{NO_CONTROL}*[^\s\x00-\x1f\x7f]{NO_CONTROL}*$"
+ATTRIBUTE_PATTERN = rf"^{NO_CONTROL}+$"
+ShortText = Annotated[
+    str, StringConstraints(min_length=1, max_length=256, pattern=SHORT_TEXT_PATTERN)
+]
 LongText = Annotated[str, StringConstraints(max_length=4000)]
 Tags = Annotated[tuple[ShortText, ...], Field(max_length=64)]
 

@@ -9,6 +9,12 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from events.envelope import EVENT_TYPES, Event
+from events.fields import (
+    ATTRIBUTE_PATTERN,
+    EVENT_ID_PATTERN,
+    RELATIONSHIP_ID_PATTERN,
+    SHORT_TEXT_PATTERN,
+)
 from events.upcasting import NewerShape, upcast
 
 if TYPE_CHECKING:
@@ -105,6 +111,13 @@ def _describe_one(error: ErrorDetails, raw: bytes | str | None) -> str:
         return f"{where}: {error['input'][:40]} is outside the accepted years 1900..2199"
     if kind == "extra_forbidden":
         return f"{where}: unknown field"
+    if kind == "string_pattern_mismatch":
+        pattern = str(error.get("ctx", {}).get("pattern", ""))
+        worded = PATTERN_WORDS.get(pattern)
+        got = error.get("input")
+        if worded is not None:
+            shown = f" (got {got[:60]!r})" if isinstance(got, str) else ""
+            return f"{where}: {worded}{shown}"
     message = error["msg"].removeprefix("Value error, ")
     got = error.get("input")
     if kind in {"literal_error", "enum", "string_pattern_mismatch"} and isinstance(got, str):
@@ -113,6 +126,13 @@ def _describe_one(error: ErrorDetails, raw: bytes | str | None) -> str:
         message = f"{message} (got {got!r})"
     return f"{where}: {message}"
 
+
+PATTERN_WORDS = {
+    SHORT_TEXT_PATTERN: "must hold some text (not only spaces) and no control characters",
+    ATTRIBUTE_PATTERN: "must be text without control characters",
+    RELATIONSHIP_ID_PATTERN: "must be 1-128 letters, digits, '_' or '-'",
+    EVENT_ID_PATTERN: "must be 1-128 printable characters without spaces",
+}
 
 _TIME_ERRORS = frozenset(
     {"datetime_type", "datetime_parsing", "datetime_from_date_parsing", "timezone_aware"}

@@ -10,7 +10,9 @@ about to fold, go through another (WAL lets them run while the writer commits).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
 import sqlite3
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -72,13 +74,16 @@ class SqliteStore(Generic[S]):
         self._cache_size = cache_size
 
     async def open(self) -> None:
-        """Open (and create) the store."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Open (and create) the store: readable by its owner only (it holds names, emails)."""
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         writer = await aiosqlite.connect(self.path, isolation_level=None)
         for pragma in (*PRAGMAS, WRITER_CACHE):
             await writer.execute(pragma)
         for ddl in (*COMMON_TABLES, *self.tables):
             await writer.execute(ddl)
+        for suffix in ("", "-wal", "-shm"):  # SQLite gives its WAL files the store's mode
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(f"{self.path}{suffix}", 0o600)
         self._writer = writer
         reader = await aiosqlite.connect(self.path, isolation_level=None)
         for pragma in (*PRAGMAS[2:], READER_CACHE, "PRAGMA query_only=ON"):

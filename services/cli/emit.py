@@ -17,6 +17,7 @@ from rich.table import Table
 from events import EVENT_TYPES
 from events.envelope import new_envelope
 from services.cli.common import DataDir, NatsUrl, app, console, fail, load_settings, run
+from services.ingest.body import BodyError, split_body
 from services.ingest.client import IngestUnavailable, request_ingest
 
 if TYPE_CHECKING:
@@ -86,26 +87,36 @@ def envelope(
     )
 
 
-def read_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Numbered non-blank lines of a file (or stdin for `-`)."""
-    stream = sys.stdin if str(path) == "-" else path.open(encoding="utf-8", errors="replace")
+def read_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """Numbered non-blank lines of a file (or stdin for `-`), as the bytes they hold."""
+    stream = sys.stdin.buffer if str(path) == "-" else path.open("rb")
     with stream:
         for number, line in enumerate(stream, start=1):
             if line.strip():
-                yield number, line
+                yield number, line.strip()
+
+
+def envelope_of(line: bytes) -> bytes | str:
+    """The envelope a line holds, exactly as written, or why no door of Rapport takes it."""
+    try:
+        items, batch = split_body(line, 1)
+    except BodyError as exc:
+        return str(exc).removeprefix("body: ")
+    if batch:
+        return "a line holds one envelope (a JSON object), not an array"
+    return items[0]
 
 
 def batches(
-    lines: list[tuple[int, str]], size: int, rejected: list[tuple[int, str]]
+    lines: list[tuple[int, bytes]], size: int, rejected: list[tuple[int, str]]
 ) -> Iterator[list[tuple[int, bytes]]]:
-    """Group decodable lines into requests bounded by count and bytes."""
+    """Group the lines that hold envelopes into requests bounded by count and bytes."""
     batch: list[tuple[int, bytes]] = []
     used = 2
     for number, line in lines:
-        try:
-            raw = orjson.dumps(orjson.loads(line))
-        except orjson.JSONDecodeError as exc:
-            rejected.append((number, f"not valid JSON ({exc})"))
+        raw = envelope_of(line)
+        if isinstance(raw, str):
+            rejected.append((number, raw))
             continue
         if batch and (len(batch) >= size or used + len(raw) + 1 > MAX_REQUEST_BYTES):
             yield batch

@@ -7,6 +7,7 @@ commands that talk to a running Rapport; `services.entry` adds those that run it
 
 from __future__ import annotations
 
+import os
 import sys
 
 from services.cli import audit, demo, emit, queries, tokens  # noqa: F401  (they add commands)
@@ -18,6 +19,8 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """Entry point of the `rapport` console script."""
+    # stores, WAL files, credentials and logs hold names and emails: only their owner reads them
+    os.umask(0o077)
     try:
         app()
     except BrokenPipeError:  # e.g. `rapport history x | head`

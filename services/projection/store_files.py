@@ -34,6 +34,12 @@ def generation_pattern(name: str) -> re.Pattern[str]:
     return re.compile(rf"{re.escape(name)}\.(\d+)\.db")
 
 
+def private_dir(data_dir: Path) -> None:
+    """Create the data dir if need be, readable by its owner only (stores hold personal data)."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+
+
 def pointer_file(data_dir: Path, name: str) -> Path:
     """The file naming the store generation in use."""
     return data_dir / f"{name}.current"
@@ -81,7 +87,7 @@ def remove_store(path: Path, data_dir: Path, name: str) -> None:
 
 def lock_projection(data_dir: Path, name: str, *, wait: bool = False) -> IO[bytes]:
     """Hold the projection's lock for this process's lifetime (one writer per data dir)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     handle = (data_dir / f"{name}.lock").open("wb")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
@@ -96,7 +102,7 @@ def lock_projection(data_dir: Path, name: str, *, wait: bool = False) -> IO[byte
 
 def lock_replay(data_dir: Path, name: str, token: str) -> IO[bytes]:
     """Hold the one replay of `name` on this data dir; refuse, naming the holder, if taken."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     path = data_dir / f"{name}.replay.lock"
     handle = path.open("a+b")
     try:

@@ -81,7 +81,8 @@ class Runtime:
 
     async def _start(self) -> None:
         settings = self.settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(settings.data_dir, 0o700)  # it holds stores and credentials
         if not port_is_free("127.0.0.1", settings.http_port) and settings.http_port:
             raise RuntimeFailure(
                 f"HTTP port {settings.http_port} on {settings.http_host} is already in use. "

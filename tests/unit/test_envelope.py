@@ -90,6 +90,47 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("no data", _without("data"), "data: required field is missing"),
     ("data not object", event("interaction.recorded", data=[1]), "data:"),
     ("actor not string", event("interaction.recorded", actor=5), "actor:"),
+    # hygiene: blank names count as missing, attributes hold no control characters
+    (
+        "blank owner",
+        event("connection.made", data={"owner": "   ", "counterpart": {"name": "Ada"}}),
+        "data.owner: must hold some text (not only spaces) and no control characters",
+    ),
+    (
+        "blank counterpart name",
+        event("connection.made", data={"owner": "maria", "counterpart": {"name": "\t"}}),
+        "data.counterpart.name: must hold some text",
+    ),
+    (
+        "control characters in a name",
+        event("connection.made", data={"owner": "ma\x00ria", "counterpart": {"name": "A"}}),
+        "data.owner: must hold some text (not only spaces) and no control characters",
+    ),
+    (
+        "control characters as source",
+        event("interaction.recorded", source="\x01\x02"),
+        "source: must be text without control characters",
+    ),
+    (
+        "control characters in actor",
+        event("interaction.recorded", actor="ma\nria"),
+        "actor: must be text without control characters",
+    ),
+    (
+        "extension name of control characters",
+        event("interaction.recorded", **{"\x01": "x"}),
+        "extension attribute '\\x01': a name is 1-64 lower-case letters and digits",
+    ),
+    (
+        "extension name with capitals",
+        event("interaction.recorded", **{"TraceParent": "x"}),
+        "extension attribute 'TraceParent'",
+    ),
+    (
+        "extension value with control characters",
+        event("interaction.recorded", trace="a\x07b"),
+        "trace: must not hold control characters",
+    ),
     (
         "unknown kind",
         event("interaction.recorded", data={"kind": "telepathy", "direction": "mutual"}),
@@ -273,7 +314,10 @@ _offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minut
 _times = st.datetimes(
     min_value=datetime(1900, 1, 2), max_value=datetime(2199, 12, 30), timezones=_offsets
 )
-_text = st.text(min_size=1, max_size=50).filter(lambda s: s.strip() == s and s != "")
+# text as the contract takes it: no control characters (refused in names and attributes)
+_text = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=50).filter(
+    lambda s: s.strip() == s and s != ""
+)
 _interaction = st.fixed_dictionaries(
     {
         "kind": st.sampled_from(["meeting", "call", "email", "message", "event", "social"]),
