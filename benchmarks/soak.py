@@ -25,7 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import nats
@@ -33,7 +33,11 @@ import orjson
 
 from events.subjects import EVENTS_STREAM, event_subject, ping_subject
 from services.config.roster import PROJECTIONS
+from services.nats.credentials import read_credential
 from services.nats.embedded import free_port
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client as NatsClient
 
 
 @dataclass
@@ -121,9 +125,17 @@ def envelopes(count: int, relationships: int, seed: int) -> list[bytes]:
     return out
 
 
-async def publish(nats_url: str, bodies: list[bytes]) -> float:
-    """Publish everything with async JetStream publishes; return the seconds it took."""
-    nc = await nats.connect(nats_url)
+async def connect_as(nats_url: str, data_dir: Path, role: str) -> NatsClient:
+    """Connect to the `rapport up` of `data_dir` as one of its roles."""
+    credential = read_credential(data_dir, role)
+    if credential is None:
+        raise RuntimeError(f"no credentials for {role} under {data_dir}")
+    return await nats.connect(nats_url, user=credential.user, password=credential.password)
+
+
+async def publish(nats_url: str, data_dir: Path, bodies: list[bytes]) -> float:
+    """Publish everything with async JetStream publishes as a producer; return the seconds."""
+    nc = await connect_as(nats_url, data_dir, "producer")
     js = nc.jetstream(publish_async_max_pending=4000)
     started = time.perf_counter()
     for body in bodies:
@@ -166,9 +178,9 @@ async def client(http_url: str, relationships: int, until: float, tally: Tally, 
                 tally.failures.append(f"{path}: {response.status_code} {response.text[:200]}")
 
 
-async def lag(nats_url: str) -> dict[str, int]:
+async def lag(nats_url: str, data_dir: Path) -> dict[str, int]:
     """Stream last sequence minus what each projection has applied."""
-    nc = await nats.connect(nats_url)
+    nc = await connect_as(nats_url, data_dir, "admin")
     try:
         last = (await nc.jetstream().stream_info(EVENTS_STREAM)).state.last_seq
         lags = {}
@@ -225,16 +237,17 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         clients = [
             client(http_url, args.relationships, until, tally, seed) for seed in range(args.clients)
         ]
-        publish_seconds, *_ = await asyncio.gather(publish(nats_url, bodies), sample(), *clients)
+        publishing = publish(nats_url, workdir / "data", bodies)
+        publish_seconds, *_ = await asyncio.gather(publishing, sample(), *clients)
         drained_at = None
         drain_deadline = time.monotonic() + args.drain_seconds
         while time.monotonic() < drain_deadline:
-            lags = await lag(nats_url)
+            lags = await lag(nats_url, workdir / "data")
             if not any(lags.values()):
                 drained_at = time.monotonic()
                 break
             await asyncio.sleep(0.5)
-        final_lag = await lag(nats_url)
+        final_lag = await lag(nats_url, workdir / "data")
         growth = {
             name: round(max(samples[len(samples) // 4 :]) - samples[len(samples) // 4], 1)
             for name, samples in memory.items()

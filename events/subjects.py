@@ -14,6 +14,7 @@ IDENTITY_SUBJECT = "rapport.q.identity.lookup"  # every projection answers it (o
 QUERY_PREFIX = "rapport.q"
 CONTROL_PREFIX = "rapport.ctl"
 TYPE_PREFIX = "rapport."
+INBOX_PREFIX = "_INBOX"  # replies come back under `_INBOX.<user>.…`: a role reads only its own
 
 
 class SubjectError(ValueError):
@@ -83,3 +84,8 @@ def swap_subject(projection: str, instance: str) -> str:
 def query_subject(projection: str, query: str) -> str:
     """Subject of a query, e.g. `rapport.q.stage.get`."""
     return f"{QUERY_PREFIX}.{projection}.{query}"
+
+
+def inbox_prefix(user: str | None) -> str:
+    """Where a NATS user's replies arrive: `_INBOX.<user>`, the only inbox its role may read."""
+    return f"{INBOX_PREFIX}.{user}" if user else INBOX_PREFIX

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
+import pytest
 
-from events.subjects import event_subject
+from events.subjects import INGEST_SUBJECT, event_subject
 from tests.factories import event
 
 if TYPE_CHECKING:
@@ -68,3 +71,40 @@ def workload(count: int, seed: int = 7) -> list[dict[str, Any]]:
             data = {"proposal_id": f"p{rnd.randrange(3)}", "title": "T"}
             envelopes.append(event("proposal.drafted", rel, data, days=day, event_id=f"k{n}"))
     return envelopes
+
+
+async def ingest_retrying(
+    nc: NATS,
+    envelopes: list[dict[str, Any]],
+    deadline: float,
+    batch: int = 50,
+    refused: dict[str, str] | None = None,
+) -> dict[str, int]:
+    """Send batches to `rapport.ingest`, resending a batch (same ids) until all are accepted.
+
+    With `refused`, an event the rules refuse (`rejected`) is noted there, not resent;
+    without it, any refusal but `unavailable` fails the test.
+    """
+    acked: dict[str, int] = {}
+    for start in range(0, len(envelopes), batch):
+        pending = envelopes[start : start + batch]
+        while pending:
+            try:
+                message = await nc.request(INGEST_SUBJECT, orjson.dumps(pending), timeout=5)
+                reply = orjson.loads(message.data)
+            except Exception:
+                reply = {"accepted": [], "rejected": []}
+            for entry in reply.get("accepted", []):
+                acked[entry["id"]] = entry["seq"]
+            final = [r for r in reply.get("rejected", []) if r["code"] != "unavailable"]
+            if refused is not None:
+                refused.update((r["id"], r["error"]) for r in final if r["code"] == "rejected")
+                final = [r for r in final if r["code"] != "rejected"]
+            assert not final, final
+            done = acked.keys() | (refused or {}).keys()
+            pending = [e for e in pending if e["id"] not in done]
+            if pending:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{len(pending)} events never accepted")
+                await asyncio.sleep(0.2)
+    return acked

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from rich.console import Console
 
 from services.config.failures import Failure
 from services.config.settings import Settings
+from services.nats.credentials import read_credential, read_up
 
 app = typer.Typer(
     name="rapport",
@@ -61,16 +62,36 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def load_settings(**options: Any) -> Settings:
-    """Settings from the environment, overridden by the options given."""
+def load_settings(*, find_running: bool = True, **options: Any) -> Settings:
+    """Settings from the environment, overridden by the options given.
+
+    With `find_running` (every command that talks to a running Rapport), what is not given
+    is taken from the `rapport up` that owns the data dir: its NATS URL and the admin
+    credentials it made (a person at this machine runs these commands as its operator).
+    """
     try:
-        return Settings().with_overrides(**options)
+        settings = Settings().with_overrides(**options)
     except ValidationError as exc:
         problems = "; ".join(
             f"RAPPORT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
             for e in exc.errors()
         )
         fail(f"bad setting: {problems}", 2)
+    return running_rapport(settings) if find_running else settings
+
+
+def running_rapport(settings: Settings) -> Settings:
+    """The settings with the URL and credentials of the `rapport up` owning the data dir."""
+    found: dict[str, Any] = {}
+    if settings.nats_url is None:
+        url = read_up(settings.data_dir).get("nats_url")
+        if isinstance(url, str):
+            found["nats_url"] = url
+    if not settings.nats_auth():
+        admin = read_credential(settings.data_dir, "admin")
+        if admin is not None:
+            found.update(nats_user=admin.user, nats_password=SecretStr(admin.password))
+    return settings.model_copy(update=found) if found else settings
 
 
 def _fast_loop() -> Any:

@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from events.subjects import inbox_prefix
+
 DEFAULT_NATS_PORT = 4222
 
 
@@ -53,11 +55,17 @@ class Settings(BaseSettings):
     insecure_open_http: bool = Field(
         False, description="allow a non-loopback HTTP host without API tokens"
     )
+    cookie_secure: bool = Field(
+        False, description="mark the session cookie Secure: set behind an HTTPS proxy"
+    )
     nats_user: str | None = None
     nats_password: SecretStr | None = None
     nats_token: SecretStr | None = None
     nats_nkey_seed: Path | None = Field(None, description="file holding an NKey seed")
     nats_creds: Path | None = Field(None, description="a .creds file (JWT + NKey seed)")
+    nats_inbox_prefix: str | None = Field(
+        None, description="where replies arrive; default `_INBOX.<nats user>` (what roles allow)"
+    )
 
     @property
     def resolved_nats_url(self) -> str:
@@ -68,6 +76,11 @@ class Settings(BaseSettings):
     def nats_servers(self) -> list[str]:
         """Every server of the configured URL (a cluster is `nats://a:4222,nats://b:4222`)."""
         return [url.strip() for url in self.resolved_nats_url.split(",") if url.strip()]
+
+    @property
+    def inbox_prefix(self) -> str:
+        """The inbox prefix for replies: as configured, else the one the user's role may read."""
+        return self.nats_inbox_prefix or inbox_prefix(self.nats_user)
 
     def nats_auth(self) -> dict[str, str]:
         """Credentials for nats.connect and FastStream's broker (same keyword names)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from services.cli import audit, demo, emit, queries, tokens  # noqa: F401  (they add commands)
+from services.cli import admin, audit, demo, emit, queries, tokens  # noqa: F401  (they add commands)
 from services.cli.common import app
 from services.entry import bench, processes, replay  # noqa: F401  (they add commands)
 

@@ -39,6 +39,7 @@ def up(
     from services.supervisor.runtime import Runtime
 
     settings = load_settings(
+        find_running=False,
         data_dir=data_dir,
         nats_url=nats_url,
         http_host=http_host,
@@ -62,7 +63,11 @@ def service(
     if name not in SERVICES:
         fail(f"unknown service {name!r}; choose one of: {', '.join(SERVICES)}", 2)
     settings = load_settings(
-        nats_url=nats_url, data_dir=data_dir, http_host=http_host, http_port=http_port
+        find_running=False,
+        nats_url=nats_url,
+        data_dir=data_dir,
+        http_host=http_host,
+        http_port=http_port,
     )
     configure_logging(settings.log_level, name)
     run(_run_service(name, settings))

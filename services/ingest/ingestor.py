@@ -34,6 +34,7 @@ from events.subjects import event_subject, proposals_filter, stage_subject
 from events.timeline import step
 from services.ingest.body import split_body
 from services.nats.log_reader import DirectReader, LogReadError
+from services.nats.streams import NO_ROOM
 from services.queries.identity import IndexBehind
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from services.queries.identity import IdIndex
 
 
+TROUBLE_HOLD = 30.0  # seconds a failed publish is reported when nothing is stored since
 WRONG_LAST_SEQUENCE = 10071  # JetStream: Nats-Expected-Last-Subject-Sequence did not hold
 # Every field has a bound, but extension attributes do not: cap the whole event instead.
 MAX_EVENT_BYTES = 64 * 1024
@@ -127,6 +129,8 @@ class Ingestor:
         self._publish_timeout = publish_timeout
         self._cache_size = cache_size
         self._guards: OrderedDict[tuple[GuardKind, str], GuardLog] = OrderedDict()
+        # why JetStream did not store an event lately, and when (None once one is stored)
+        self._trouble: tuple[str, float] | None = None
 
     async def close(self) -> None:
         """Release the reader's subscription."""
@@ -192,9 +196,7 @@ class Ingestor:
                                 wait_stall=self._publish_timeout,
                             )
                         except Exception as exc:
-                            outcomes[candidate.index] = _rejected(
-                                candidate, "unavailable", _unavailable(exc)
-                            )
+                            outcomes[candidate.index] = self._not_stored(candidate, exc)
                             continue
                         pending.append((candidate, future))
 
@@ -205,13 +207,44 @@ class Ingestor:
                 ack = await asyncio.wait_for(future, max(0.0, deadline - time.monotonic()))
             except Exception as exc:
                 future.cancel()
-                outcomes[candidate.index] = _rejected(candidate, "unavailable", _unavailable(exc))
+                outcomes[candidate.index] = self._not_stored(candidate, exc)
                 continue
             outcomes[candidate.index] = await self._acknowledged(candidate, ack)
         return IngestResult(batch=batch, outcomes=outcomes)
 
+    @property
+    def problem(self) -> str | None:
+        """Why JetStream did not store events lately: until one is stored, or for a while.
+
+        Only a publish tells whether JetStream stores again; when nobody sends anything, the
+        problem is said for `TROUBLE_HOLD` seconds after the last failure, then no more.
+        """
+        if self._trouble is None:
+            return None
+        said, at = self._trouble
+        return said if time.monotonic() - at < TROUBLE_HOLD else None
+
+    def _troubled(self, said: str) -> None:
+        self._trouble = (said, time.monotonic())
+
+    def _not_stored(self, candidate: Candidate, exc: BaseException) -> dict[str, Any]:
+        """JetStream did not confirm a publish: say so to the sender, and in the status."""
+        if isinstance(exc, APIError) and exc.err_code == NO_ROOM:
+            self._troubled(
+                "JetStream refuses to store events: insufficient resources (is the disk full?)"
+            )
+            return _rejected(
+                candidate,
+                "unavailable",
+                "not stored: JetStream has no room (insufficient resources: the disk is full "
+                "or the stream is at its limits); retry with the same id later",
+            )
+        self._troubled(f"JetStream did not confirm a publish ({str(exc) or type(exc).__name__})")
+        return _rejected(candidate, "unavailable", _unavailable(exc))
+
     async def _acknowledged(self, candidate: Candidate, ack: PubAck) -> dict[str, Any]:
         """The outcome of a publish JetStream confirmed (perhaps as a duplicate in its window)."""
+        self._trouble = None
         if not ack.duplicate:
             return _accepted(candidate, ack.seq)
         # The window caught the id: the message under it may be this event, or another one
@@ -269,11 +302,12 @@ class Ingestor:
         except APIError as exc:
             if exc.err_code == WRONG_LAST_SEQUENCE:
                 return await self._lost_race(candidate, kind)
-            return _rejected(candidate, "unavailable", _unavailable(exc))
+            return self._not_stored(candidate, exc)
         except Exception as exc:
-            return _rejected(candidate, "unavailable", _unavailable(exc))
+            return self._not_stored(candidate, exc)
         if ack.duplicate:
             return await self._acknowledged(candidate, ack)
+        self._trouble = None
         log.last_seq = ack.seq  # nothing else was stored under it in between: JetStream checked
         log.ids[event.id] = (ack.seq, candidate.digest)
         log.stage = after_stage

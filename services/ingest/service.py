@@ -15,7 +15,7 @@ from services.ingest.body import BodyError
 from services.ingest.ingestor import Ingestor
 from services.nats.broker import add_ping, make_broker, start_broker
 from services.nats.connection import connect
-from services.nats.streams import ensure_streams
+from services.nats.streams import STREAM_WAIT, ensure_streams
 from services.nats.wire import error_reply, reply
 from services.queries import identity
 
@@ -62,7 +62,11 @@ class IngestService:
         """Connect, make sure the streams exist, and start answering."""
         self._nc = await connect(self.settings, self.name)
         await ensure_streams(
-            self._nc.jetstream(), self.settings.replicas, self.settings.duplicate_window
+            self._nc.jetstream(),
+            self.settings.replicas,
+            self.settings.duplicate_window,
+            create=False,  # only an administrator creates streams
+            wait=STREAM_WAIT,
         )
         index: identity.IdIndex = (
             identity.RemoteIndex(self._nc, self.settings.request_timeout)
@@ -87,8 +91,9 @@ class IngestService:
             await self._nc.drain()
 
     def status(self) -> dict[str, Any]:
-        """Requests answered so far."""
-        return {"requests": self.requests}
+        """Requests answered so far, and why JetStream stores nothing, when it does not."""
+        problem = self._ingestor.problem if self._ingestor is not None else None
+        return {"requests": self.requests, "problem": problem}
 
 
 def body_refused(code: str, message: str) -> bytes:

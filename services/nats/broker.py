@@ -34,12 +34,20 @@ def make_broker(settings: Settings, name: str) -> NatsBroker:
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         connect_timeout=2,
-        logger=logging.getLogger(f"rapport.{name}.broker"),
+        logger=_quiet(logging.getLogger(f"rapport.{name}.broker")),
         # FastStream logs every message at this level: keep access logs out of INFO
         log_level=logging.DEBUG,
         graceful_timeout=5.0,
         security=broker_security(settings),
+        inbox_prefix=settings.inbox_prefix,
     )
+
+
+def _quiet(logger: logging.Logger) -> logging.Logger:
+    """The broker's logger, errors only: its connection's drops and returns are said once, by
+    the service's own connection (`services.nats.connection`), not again with a traceback."""
+    logger.setLevel(logging.ERROR)
+    return logger
 
 
 def broker_security(settings: Settings) -> NatsSecurity | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -23,8 +24,15 @@ class NatsUnavailable(Failure):
     """No NATS server answered at the configured URL."""
 
 
+CONNECT_WITHIN = 5.0  # seconds a command tries to reach NATS before it says it cannot
+
+
 async def connect(settings: Settings, name: str, *, retry_forever: bool = True) -> NATS:
-    """Open a connection that reconnects by itself after the server comes back."""
+    """Open a connection that reconnects by itself after the server comes back.
+
+    A service (`retry_forever`) also keeps trying to connect in the first place; a command
+    gives up after `CONNECT_WITHIN` seconds and says why, in one sentence.
+    """
 
     client: list[NATS] = []
 
@@ -32,7 +40,9 @@ async def connect(settings: Settings, name: str, *, retry_forever: bool = True) 
         return bool(client) and (client[0].is_closed or client[0].is_draining)
 
     async def on_error(exc: Exception) -> None:
-        if not closing():
+        # before the first connection, a refusal is the answer, not a warning to repeat; while
+        # reconnecting, each refused attempt is not news (the disconnect was said, once)
+        if client and not closing() and not client[0].is_reconnecting:
             log.warning("NATS error on %s: %s", name, exc)
 
     async def on_disconnect() -> None:
@@ -43,21 +53,26 @@ async def connect(settings: Settings, name: str, *, retry_forever: bool = True) 
         log.info("%s reconnected to NATS", name)
 
     url = settings.resolved_nats_url
+    opening = nats.connect(
+        settings.nats_servers,
+        name=f"rapport-{name}",
+        connect_timeout=2,
+        allow_reconnect=retry_forever,
+        max_reconnect_attempts=-1 if retry_forever else 2,
+        reconnect_time_wait=0.5,
+        error_cb=on_error,
+        disconnected_cb=on_disconnect,
+        reconnected_cb=on_reconnect,
+        # big batches of pending publishes must not trip the client's flusher
+        pending_size=64 * 1024 * 1024,
+        inbox_prefix=settings.inbox_prefix,
+        **settings.nats_auth(),
+    )
     try:
-        nc = await nats.connect(
-            settings.nats_servers,
-            name=f"rapport-{name}",
-            connect_timeout=2,
-            allow_reconnect=retry_forever,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
-            error_cb=on_error,
-            disconnected_cb=on_disconnect,
-            reconnected_cb=on_reconnect,
-            # big batches of pending publishes must not trip the client's flusher
-            pending_size=64 * 1024 * 1024,
-            **settings.nats_auth(),
-        )
+        if retry_forever:
+            nc = await opening
+        else:
+            nc = await asyncio.wait_for(opening, CONNECT_WITHIN)
     except (NoServersError, OSError, TimeoutError) as exc:
         raise NatsUnavailable(
             f"cannot reach NATS at {url} ({exc.__class__.__name__}). Is `rapport up` running? "

@@ -109,13 +109,16 @@ class EmbeddedNats:
         extra_args: tuple[str, ...] = (),
         name: str = "rapport-embedded",
         auth: dict[str, str] | None = None,
+        authorization: str | None = None,
     ) -> None:
         self.store_dir = store_dir
         self.port = port
         self.host = host
         self.extra_args = extra_args
         self.name = name
+        # what this process presents to the server (and, without `authorization`, all it demands)
         self.auth = auth or {}
+        self.authorization = authorization  # an `authorization {users = [...]}` block
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -142,7 +145,9 @@ class EmbeddedNats:
         """Write the limits and the authorization the clients must present; the args to load it."""
         # room for the largest request body the gateway and the ingest accept, and then some
         config = f"max_payload: {MAX_PAYLOAD}\n"
-        if self.auth:
+        if self.authorization:
+            config += self.authorization
+        elif self.auth:
             lines = [f"  {key}: {_quote(value)}" for key, value in self.auth.items()]
             config += "authorization {\n" + "\n".join(lines) + "\n}\n"
         self.store_dir.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -14,6 +18,15 @@ from services.config.failures import Failure
 
 if TYPE_CHECKING:
     from nats.js import JetStreamContext
+    from nats.js.api import StreamInfo
+
+log = logging.getLogger("rapport.nats")
+
+
+STREAM_WAIT = 60.0  # seconds a service waits for an administrator to create the streams
+
+
+NO_ROOM = 10023  # JetStream's error code: insufficient resources (a full disk, or limits reached)
 
 
 class StreamConflict(Failure):
@@ -111,9 +124,18 @@ def _norm(value: Any) -> Any:
 
 
 async def ensure_streams(
-    js: JetStreamContext, replicas: int = 1, duplicate_window: float = 120.0
+    js: JetStreamContext,
+    replicas: int = 1,
+    duplicate_window: float = 120.0,
+    *,
+    create: bool = True,
+    wait: float = 0.0,
 ) -> list[StreamReport]:
-    """Create the streams if missing; refuse, naming the differences, if they conflict."""
+    """Create the streams if missing; refuse, naming the differences, if they conflict.
+
+    Only an administrator may create a stream: a service (`create=False`) waits up to `wait`
+    seconds for it to appear instead, then says who makes it.
+    """
     reports = []
     wanted_streams = (
         events_stream(replicas, duplicate_window),
@@ -124,9 +146,12 @@ async def ensure_streams(
         try:
             info = await js.stream_info(wanted.name)
         except NotFoundError:
-            await js.add_stream(wanted)
-            reports.append(StreamReport(wanted.name, created=True))
-            continue
+            if not create:
+                info = await _appearing(js, wanted.name, wait)
+            else:
+                await js.add_stream(wanted)
+                reports.append(StreamReport(wanted.name, created=True))
+                continue
         problems = differences(wanted, info.config)
         if problems:
             raise StreamConflict(
@@ -137,3 +162,24 @@ async def ensure_streams(
             )
         reports.append(StreamReport(wanted.name, created=False))
     return reports
+
+
+class StreamMissing(Failure):
+    """A stream the service needs does not exist, and it may not create it."""
+
+
+async def _appearing(js: JetStreamContext, name: str, wait: float) -> StreamInfo:
+    """The stream's info once an administrator has created it (within `wait` seconds)."""
+    deadline = time.monotonic() + wait
+    said = 0.0
+    while time.monotonic() < deadline:
+        if time.monotonic() - said > 10:
+            log.warning("waiting for stream %s: an administrator creates it", name)
+            said = time.monotonic()
+        await asyncio.sleep(1)
+        with contextlib.suppress(NotFoundError):
+            return await js.stream_info(name)
+    raise StreamMissing(
+        f"stream {name} does not exist, and only an administrator may create it: "
+        "`rapport up` does, or `rapport streams` with admin credentials"
+    )

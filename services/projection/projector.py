@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -32,11 +33,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import orjson
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, ReplayPolicy
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 
 from events.reading import StoredMessage
 from events.subjects import EVENTS_FILTER, EVENTS_STREAM
 from services.nats.connection import flush
+from services.nats.streams import NO_ROOM
 from services.projection.applier import BatchApplier, Prepared, ProjectionBug
 
 if TYPE_CHECKING:
@@ -74,6 +76,18 @@ def delivery(reply: str) -> tuple[int, int, int, float]:
         return int(tokens[5]), int(tokens[6]), int(tokens[8]), int(tokens[7]) / 1e9
     # $JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>...
     return int(tokens[7]), int(tokens[8]), int(tokens[10]), int(tokens[9]) / 1e9
+
+
+def describe(exc: BaseException) -> str:
+    """Why a batch could not be committed, in words an operator acts on."""
+    said = str(exc) or exc.__class__.__name__
+    if isinstance(exc, sqlite3.OperationalError) and "full" in said:
+        return f"cannot write its store: the disk is full ({said})"
+    if isinstance(exc, APIError) and exc.err_code == NO_ROOM:
+        return f"JetStream cannot store a dead letter: insufficient resources ({said})"
+    if isinstance(exc, sqlite3.Error):
+        return f"cannot write its store: {said}"
+    return f"cannot apply its events: {exc.__class__.__name__}: {said}"
 
 
 class Resync(RuntimeError):
@@ -130,6 +144,8 @@ class Projector(Generic[S]):
         # idle heartbeat (nothing left to deliver). How stale what was taken can be.
         self.caught_up_at = 0.0
         self.failure: str | None = None  # set when a bug stopped the projection
+        # why the last batch could not be committed (a full disk...), None once one is
+        self.problem: str | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -313,7 +329,12 @@ class Projector(Generic[S]):
                 # Nothing uncommitted is acknowledged: resume from the checkpoint.
                 await self._settle()
                 self.stats.resyncs += 1
-                level = logging.INFO if isinstance(exc, Resync) else logging.ERROR
+                level = logging.INFO
+                if not isinstance(exc, Resync):
+                    problem = describe(exc)
+                    # said once while it lasts, not every few seconds
+                    level = logging.DEBUG if problem == self.problem else logging.ERROR
+                    self.problem = problem
                 log.log(level, "%s: %s; resuming after seq %d", self.name, exc, self.applied_seq)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -364,6 +385,7 @@ class Projector(Generic[S]):
     async def _commit(self, prepared: Prepared[S] | None, last: Msg) -> None:
         if prepared is not None:
             await self.applier.commit(prepared)
+            self.problem = None
             await self._notify()
         if self.acknowledge:
             # AckPolicy.ALL: acknowledging the last message acknowledges the whole batch.
@@ -389,6 +411,7 @@ class Projector(Generic[S]):
             "batches": stats.batches,
             "resyncs": stats.resyncs,
             "failure": self.failure,
+            "problem": self.problem,
             "stream_pending": stats.stream_pending + len(self._buffer),
             "buffered": len(self._buffer),
             "last_batch_seconds": round(stats.last_batch_seconds, 6),

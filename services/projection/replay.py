@@ -16,7 +16,6 @@ replay holding the lock can have a store swapped in.
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from events.subjects import EVENTS_STREAM, swap_subject
 from services.config.failures import Failure
 from services.nats.connection import connect
 from services.nats.process import settle_memory
+from services.nats.roles import consumer_names
 from services.projection.projector import Projector
 from services.projection.registry import SPECS
 from services.projection.store_files import (
@@ -120,7 +120,7 @@ async def _replay(
     try:
         try:
             applied, seconds, dead_lettered = await _rebuild(
-                nc, name, path, token, target, progress, batch_size, stall
+                nc, name, settings.instance, path, token, target, progress, batch_size, stall
             )
         except BaseException:
             # the old store stays in use; a half-built one is no use
@@ -144,6 +144,7 @@ async def _replay(
 async def _rebuild(
     nc: NATS,
     name: str,
+    instance: str,
     path: Path,
     token: str,
     target: int,
@@ -166,7 +167,7 @@ async def _rebuild(
         spec.fold,
         store,
         batch_size=batch_size,
-        durable=f"rapport-{name}-replay-{os.getpid()}",
+        durable=consumer_names(name, instance)[2],
         acknowledge=False,
     )
     started = time.perf_counter()

@@ -20,7 +20,8 @@ from projections.store_base import SqliteStore
 from services.nats.broker import add_ping, make_broker, start_broker
 from services.nats.connection import connect
 from services.nats.log_reader import DirectReader
-from services.nats.streams import ensure_streams
+from services.nats.roles import consumer_names
+from services.nats.streams import STREAM_WAIT, ensure_streams
 from services.nats.wire import error_reply
 from services.projection import swap
 from services.projection.answers import Answers
@@ -133,7 +134,7 @@ class ProjectionService(Generic[StoreT]):
     @property
     def durable(self) -> str:
         """The name of this replica's durable consumer."""
-        return f"rapport-{self.name}-{self.settings.instance}"
+        return consumer_names(self.name, self.settings.instance)[0]
 
     def projector_for(self, store: StoreT, durable: str, *, live: bool) -> Projector[Any]:
         """A projector folding into `store` (live: acknowledging, durable)."""
@@ -167,7 +168,11 @@ class ProjectionService(Generic[StoreT]):
         await self._open_store()
         self._nc = await connect(self.settings, self.name)
         await ensure_streams(
-            self._nc.jetstream(), self.settings.replicas, self.settings.duplicate_window
+            self._nc.jetstream(),
+            self.settings.replicas,
+            self.settings.duplicate_window,
+            create=False,  # only an administrator creates streams
+            wait=STREAM_WAIT,
         )
         self._reader = DirectReader(self._nc, timeout=self.settings.request_timeout * 2)
         self._projector = self.projector_for(self._store, self.durable, live=True)

@@ -1,64 +1,82 @@
-"""`rapport up`: the embedded NATS server, the streams and every service, as one process tree."""
+"""`rapport up`: the embedded NATS server, the streams and every service, as one process tree.
+
+It locks the data dir before it starts anything, makes the credentials of every role on first
+start (the embedded server always requires them), creates the streams as `admin`, and runs
+each service as its own process with its own role. Then it keeps everything alive: a service
+or the NATS server that dies is started again with backoff, with a line in the log each time;
+a full disk is noticed and reported, and once there is room again the NATS server is
+restarted so JetStream writes again. `rapport.ctl.up.ping` says how it all is.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import functools
 import os
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
+import orjson
+from pydantic import SecretStr
 from rich.table import Table
 
 from events.subjects import ping_subject
 from services.config.failures import Failure
-from services.config.roster import SERVICES
+from services.config.roster import PROJECTIONS, SERVICES
 from services.config.tokens import LOOPBACK, TokenConfigError, TokenRegistry, http_host_for
+from services.nats import roles
 from services.nats.connection import connect
+from services.nats.credentials import Credential, credentials_dir, ensure_credentials, write_up
 from services.nats.embedded import EmbeddedNats, die_with_parent, port_is_free
 from services.nats.streams import ensure_streams
+from services.supervisor.children import Supervised
+from services.supervisor.disk import DiskWatch
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from nats.aio.client import Client as NATS
+    from nats.aio.msg import Msg
     from rich.console import Console
 
     from services.config.settings import Settings
 
-# Every service `rapport up` runs, each in its own process (the GIL would otherwise make
-# three projectors share one core).
-RESTARTS_PER_MINUTE = 5
-EMBEDDED_AUTH = ("user", "password", "token")  # what the embedded server can demand
+UP = "up"  # the supervisor's own name on the control subjects
+CREDENTIAL_ENV: tuple[str, ...] = (
+    "RAPPORT_NATS_USER",
+    "RAPPORT_NATS_PASSWORD",
+    "RAPPORT_NATS_TOKEN",
+    "RAPPORT_NATS_NKEY_SEED",
+    "RAPPORT_NATS_CREDS",
+)
 
 
 class RuntimeFailure(Failure):
     """`rapport up` cannot go on; the message says why."""
 
 
-@dataclass
-class Child:
-    """One service process and its restart history."""
-
-    name: str
-    process: subprocess.Popen[bytes]
-    restarts: list[float] = field(default_factory=list)
-
-
 class Runtime:
-    """Starts everything, watches it, and stops it all on Ctrl-C or SIGTERM."""
+    """Starts everything, keeps it alive, and stops it all on Ctrl-C or SIGTERM."""
 
     def __init__(self, settings: Settings, console: Console, *, demo: bool = False) -> None:
         self.settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
         self.console = console
         self.demo = demo
         self.embedded: EmbeddedNats | None = None
+        self.nats_child: Supervised | None = None
         self.http_host = settings.http_host
         self.http_notice: str | None = None
-        self.children: dict[str, Child] = {}
-        self.stopping = False
+        self.children: dict[str, Supervised] = {}
+        self.credentials: dict[str, Credential] = {}
+        self.disk = DiskWatch(self.settings.data_dir)
+        self._lock: IO[bytes] | None = None
+        self._nc: NATS | None = None
+        self.started = time.time()
 
     async def run(self) -> None:
         """Run until a stop signal; raise RuntimeFailure when something cannot start."""
@@ -73,16 +91,16 @@ class Runtime:
                 await self._seed_demo(stop)
             await self._watch(stop)
         finally:
-            self.stopping = True
-            await self._stop_children()
-            if self.embedded is not None:
-                self.embedded.stop()
+            await self._stop_everything()
             self.console.print("[bold]Rapport stopped.[/]")
+
+    # -- starting -------------------------------------------------------------------------
 
     async def _start(self) -> None:
         settings = self.settings
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(settings.data_dir, 0o700)  # it holds stores and credentials
+        self._lock = lock_data_dir(settings.data_dir)  # before anything else starts
         if not port_is_free("127.0.0.1", settings.http_port) and settings.http_port:
             raise RuntimeFailure(
                 f"HTTP port {settings.http_port} on {settings.http_host} is already in use. "
@@ -94,62 +112,106 @@ class Runtime:
             raise RuntimeFailure(f"API tokens: {exc}") from None
         self.http_host, self.http_notice = http_host_for(settings, registry)
         if settings.nats_url is None:
-            # the embedded server demands the credentials the services will present
-            auth = {k: v for k, v in settings.nats_auth().items() if k in EMBEDDED_AUTH}
-            self.embedded = EmbeddedNats(
-                settings.data_dir / "nats", port=settings.nats_port, auth=auth
-            )
-            with self.console.status("starting the embedded NATS server"):
-                await self.embedded.start()
-            self.settings = settings = settings.model_copy(update={"nats_url": self.embedded.url})
-        nc = await connect(settings, "up", retry_forever=False)
-        try:
-            await ensure_streams(nc.jetstream(), settings.replicas, settings.duplicate_window)
-            for name in SERVICES:
-                self._spawn(name)
-            with self.console.status("starting the services"):
-                await self._wait_ready(nc, deadline=time.monotonic() + 60)
-        finally:
-            await nc.close()
+            await self._start_embedded()
+        self._nc = await connect(self.settings, UP, retry_forever=True)
+        await self._nc.subscribe(ping_subject(UP), cb=self._ping)
+        await ensure_streams(
+            self._nc.jetstream(), settings.replicas, settings.duplicate_window, create=True
+        )
+        for name in SERVICES:
+            child = Supervised(f"service {name}", functools.partial(self._spawn, name))
+            child.launch()
+            self.children[name] = child
+        with self.console.status("starting the services"):
+            await self._wait_ready(deadline=time.monotonic() + 60)
+        write_up(
+            settings.data_dir,
+            nats_url=self.settings.nats_url,
+            http_url=f"http://{self.http_host}:{settings.http_port}",
+            pid=os.getpid(),
+            started=self.started,
+        )
 
-    def _spawn(self, name: str) -> None:
-        env = dict(os.environ)
+    async def _start_embedded(self) -> None:
+        """The embedded server, demanding the credentials of every role (made on first start)."""
+        settings = self.settings
+        names = [*roles.PEOPLE, *PROJECTIONS, "ingest", "gateway"]
+        self.credentials = ensure_credentials(settings.data_dir, names)
+        quoted = {name: roles.quote(c.password) for name, c in self.credentials.items()}
+        authorization = roles.render(quoted, {p: [settings.instance] for p in PROJECTIONS})
+        admin = self.credentials["admin"]
+        self.embedded = EmbeddedNats(
+            settings.data_dir / "nats",
+            port=settings.nats_port,
+            auth={"user": admin.user, "password": admin.password},
+            authorization=authorization,
+        )
+        with self.console.status("starting the embedded NATS server"):
+            await self.embedded.start()
+        self.nats_child = Supervised("the embedded NATS server", self._respawn_embedded)
+        self.nats_child.process = self.embedded.process
+        self.nats_child.started_at = time.monotonic()
+        self.settings = settings.model_copy(
+            update={
+                "nats_url": self.embedded.url,
+                "nats_user": admin.user,
+                "nats_password": SecretStr(admin.password),
+                "nats_token": None,
+                "nats_nkey_seed": None,
+                "nats_creds": None,
+            }
+        )
+
+    def _respawn_embedded(self) -> subprocess.Popen[bytes]:
+        assert self.embedded is not None
+        self.embedded.spawn()
+        assert self.embedded.process is not None
+        return self.embedded.process
+
+    def _spawn(self, name: str) -> subprocess.Popen[bytes]:
+        env = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_ENV}
         env.update(
             RAPPORT_NATS_URL=str(self.settings.nats_url),
             RAPPORT_DATA_DIR=str(self.settings.data_dir),
             RAPPORT_HTTP_HOST=self.settings.http_host,
             RAPPORT_HTTP_PORT=str(self.settings.http_port),
         )
-        process = subprocess.Popen(
+        if name in self.credentials:  # the embedded server: each service its own role
+            env.update(
+                RAPPORT_NATS_USER=self.credentials[name].user,
+                RAPPORT_NATS_PASSWORD=self.credentials[name].password,
+            )
+        else:  # an outside NATS: the credentials the operator configured, as given
+            env.update({k: v for k, v in os.environ.items() if k in CREDENTIAL_ENV})
+        return subprocess.Popen(
             [sys.executable, "-m", "services", "service", name],
             env=env,
             stdin=subprocess.DEVNULL,
             preexec_fn=die_with_parent,
             start_new_session=True,  # stopped in order by this process, not by Ctrl-C
         )
-        previous = self.children.get(name)
-        self.children[name] = Child(name, process, previous.restarts if previous else [])
 
-    async def _wait_ready(self, nc: NATS, deadline: float) -> None:
+    async def _wait_ready(self, deadline: float) -> None:
         waiting = set(self.children)
         while waiting:
             for name in sorted(waiting):
                 child = self.children[name]
-                if child.process.poll() is not None:
+                if not child.alive:
+                    code = child.process.returncode if child.process else None
                     raise RuntimeFailure(
-                        f"service {name} exited with code {child.process.returncode} while "
-                        "starting; its log is above"
+                        f"service {name} exited with code {code} while starting; its log is above"
                     )
-                if await self._answers(nc, name):
+                if await self._answers(name):
                     waiting.discard(name)
             if waiting and time.monotonic() > deadline:
                 raise RuntimeFailure(f"services did not start in time: {', '.join(waiting)}")
             if waiting:
                 await asyncio.sleep(0.1)
 
-    async def _answers(self, nc: NATS, name: str) -> bool:
+    async def _answers(self, name: str) -> bool:
+        assert self._nc is not None
         try:
-            await nc.request(ping_subject(name), b"", timeout=0.5)
+            await self._nc.request(ping_subject(name), b"", timeout=0.5)
         except Exception:
             return False
         if name == "gateway":  # the lifespan answers before the socket is bound
@@ -169,13 +231,19 @@ class Runtime:
         if self.embedded is not None:
             where += f"  (embedded, store {self.embedded.store_dir})"
         table.add_row("NATS", where)
+        if self.credentials:
+            folder = credentials_dir(settings.data_dir)
+            table.add_row(
+                "credentials", f"{folder}/<role>.json  (producer, reader, admin, one per service)"
+            )
         http = f"http://{self.http_host}:{settings.http_port}"
         table.add_row("HTTP", f"{http}   docs {http}/docs   health {http}/healthz")
         table.add_row("dashboard", f"{http}/")
         table.add_row("ingest", "NATS request to rapport.ingest, or POST /v1/events")
         table.add_row("data", str(settings.data_dir))
         for name, child in sorted(self.children.items()):
-            table.add_row(f"service {name}", f"pid {child.process.pid}")
+            pid = child.process.pid if child.process else "-"
+            table.add_row(f"service {name}", f"pid {pid}")
         self.console.print(table)
         if self.http_notice:
             self.console.print(f"[yellow]{self.http_notice}[/]")
@@ -205,39 +273,109 @@ class Runtime:
         http = f"http://{self.http_host}:{self.settings.http_port}"
         self.console.print(f"[bold]Demo ready: open the dashboard at {http}/[/]")
 
+    # -- keeping it alive ----------------------------------------------------------------
+
     async def _watch(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.5)
-            if self.embedded is not None and self.embedded.process is not None:
-                if self.embedded.process.poll() is not None:
-                    raise RuntimeFailure(
-                        f"the embedded NATS server exited; see {self.embedded.log_file}"
-                    )
-            for name, child in list(self.children.items()):
-                if stop.is_set() or child.process.poll() is None:
-                    continue
-                now = time.monotonic()
-                child.restarts = [t for t in child.restarts if now - t < 60] + [now]
-                if len(child.restarts) > RESTARTS_PER_MINUTE:
-                    raise RuntimeFailure(
-                        f"service {name} keeps exiting (code {child.process.returncode}); giving up"
-                    )
-                self.console.print(
-                    f"[yellow]service {name} exited with code {child.process.returncode}; "
-                    "restarting it[/]"
-                )
-                self._spawn(name)
+            if stop.is_set():
+                return
+            self._heal(self.nats_child)
+            for child in self.children.values():
+                self._heal(child)
+            self._mind_the_disk()
 
-    async def _stop_children(self) -> None:
+    def _heal(self, child: Supervised | None) -> None:
+        if child is None:
+            return
+        said = child.died()
+        if said:
+            self.console.print(f"[yellow]{said}[/]")
+        if child.due():
+            self.console.print(f"restarting {child.name} (restart {child.restarts + 1})")
+            child.relaunch()
+
+    def _mind_the_disk(self) -> None:
+        """Report a full disk; once there is room again, restart NATS so JetStream writes."""
+        log_file = self.embedded.log_file if self.embedded is not None else None
+        change = self.disk.look(log_file)
+        if change == "full":
+            self.console.print(f"[red]{self.disk.problem}[/]")
+        elif change == "room again":
+            self.console.print("[green]the disk has room again[/]")
+            if self.nats_child is not None and self.nats_child.alive:
+                self.console.print("restarting the embedded NATS server so JetStream writes again")
+                assert self.embedded is not None
+                self.embedded.stop()  # the watch starts it again at once
+                self.nats_child.delay = 0.0
+
+    async def _ping(self, msg: Msg) -> None:
+        """Say how everything is: what is down, and why."""
+        problems = []
+        if self.nats_child is not None and not self.nats_child.alive:
+            problems.append("the embedded NATS server is down (restarting)")
+        problems += [
+            f"{c.name} is down (restarting)" for c in self.children.values() if not c.alive
+        ]
+        if self.disk.problem:
+            problems.append(self.disk.problem)
+        status: dict[str, Any] = {
+            "service": UP,
+            "pid": os.getpid(),
+            "uptime_s": time.time() - self.started,
+            "problem": "; ".join(problems) or None,
+            "restarts": {name: child.restarts for name, child in self.children.items()},
+        }
+        if self.nats_child is not None:
+            status["restarts"]["nats"] = self.nats_child.restarts
+        with contextlib.suppress(Exception):
+            await msg.respond(orjson.dumps(status))
+
+    # -- stopping -------------------------------------------------------------------------
+
+    async def _stop_everything(self) -> None:
         for child in self.children.values():
-            if child.process.poll() is None:
+            if child.alive:
+                assert child.process is not None
                 child.process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 15
         for child in self.children.values():
+            if child.process is None:
+                continue
             try:
                 remaining = max(0.1, deadline - time.monotonic())
                 await asyncio.to_thread(child.process.wait, remaining)
             except subprocess.TimeoutExpired:
                 child.process.kill()
                 child.process.wait()
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await self._nc.close()
+        if self.embedded is not None:
+            self.embedded.stop()
+        if self._lock is not None:
+            self._lock.close()
+
+
+def lock_data_dir(data_dir: Path) -> IO[bytes]:
+    """Hold the data dir for this `rapport up`; refuse, saying who holds it, if another does."""
+    from services.nats.credentials import read_up
+
+    handle = (data_dir / "up.lock").open("a+b")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        running = read_up(data_dir)
+        where = ""
+        if running:
+            where = (
+                f" (pid {running.get('pid')}, NATS at {running.get('nats_url')}, "
+                f"HTTP at {running.get('http_url')})"
+            )
+        raise RuntimeFailure(
+            f"another `rapport up` already runs on {data_dir}{where}; stop it first, or give "
+            "this one another --data-dir"
+        ) from None
+    return handle

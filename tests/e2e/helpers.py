@@ -41,6 +41,7 @@ class Up:
             text=True,
             timeout=60,
             env={**os.environ, "RAPPORT_NATS_URL": self.nats_url, "COLUMNS": "200"},
+            cwd=self.data_dir.parent,  # beside its data dir: the CLI finds its credentials
             check=False,
         )
 

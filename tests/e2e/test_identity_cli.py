@@ -37,7 +37,9 @@ def test_emitting_a_file_again_after_the_window_stores_nothing_new(tmp_path: Pat
             "--set", "kind=call", "--set", "direction=inbound",
         )  # fmt: skip
         assert reused.returncode == 1
-        assert "id 'e-0' already used by another event at seq 1" in reused.stderr
+        history = json.loads(up.rapport("history", "rel-0", "--json").stdout)
+        [original] = [i["seq"] for i in history["items"] if i["event"]["id"] == "e-0"]
+        assert f"id 'e-0' already used by another event at seq {original}" in reused.stderr
 
         ghost = up.rapport(
             "emit", "proposal.accepted", "--rel", "rel-0", "--set", "proposal_id=p-9"

@@ -53,6 +53,16 @@ def test_up_serves_health_takes_events_and_stops_clean(tmp_path: Path) -> None:
         assert [r["line"] for r in summary["rejected"]] == [3, 7]
         assert "data.direction" in summary["rejected"][1]["error"]
 
+        # names and emails, credentials, the log: nothing readable by anyone but its owner
+        shared = [
+            f"{path} {oct(path.stat().st_mode & 0o777)}"
+            for path in [up.data_dir, *up.data_dir.rglob("*")]
+            if path.stat().st_mode & 0o077
+        ]
+        assert shared == []
+        assert (up.data_dir / "credentials" / "producer.json").is_file()
+        assert any(up.data_dir.rglob("*.sqlite-wal")) or any(up.data_dir.rglob("*-wal"))
+
         children = up.children()
         assert len(children) >= 3  # the NATS server and the services
         up.process.send_signal(signal.SIGINT)
@@ -148,3 +158,66 @@ def test_without_tokens_http_stays_on_loopback(tmp_path: Path) -> None:
         assert (
             "no API tokens are configured, so HTTP listens on 127.0.0.1 only" in up.log.read_text()
         )
+
+
+def without_rapport_settings() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("RAPPORT_")}
+
+
+def test_the_cli_finds_the_rapport_up_that_owns_its_data_dir(tmp_path: Path) -> None:
+    with rapport_up(tmp_path) as up:
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        result = subprocess.run(
+            [*RAPPORT, "funnel", "--json", "--data-dir", str(up.data_dir)],
+            cwd=elsewhere,  # no URL, no credentials given: the data dir says where and who
+            env=without_rapport_settings(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["reached"]["connection"] == 0
+
+
+def test_a_second_up_on_a_data_dir_in_use_is_refused_before_it_starts_anything(
+    tmp_path: Path,
+) -> None:
+    with rapport_up(tmp_path) as up:
+        nats_port = free_port()
+        second = subprocess.run(
+            [*RAPPORT, "up", "--nats-port", str(nats_port), "--http-port", str(free_port())],
+            cwd=tmp_path,
+            env=without_rapport_settings(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert second.returncode == 1
+        said = " ".join(second.stderr.split())  # as printed, wrapped to the terminal
+        assert f"another `rapport up` already runs on {up.data_dir} (pid {up.process.pid}" in said
+        assert "Traceback" not in second.stderr
+        assert not listening_addresses(nats_port)  # no second server over the same store
+        assert httpx.get(f"{up.http_url}/healthz").status_code == 200  # the first one runs on
+
+
+def test_the_cli_gives_up_on_a_nats_that_is_not_there_and_says_so_once(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = subprocess.run(
+        [*RAPPORT, "funnel", "--nats-url", f"nats://127.0.0.1:{free_port()}"],
+        cwd=tmp_path,
+        env=without_rapport_settings(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert time.monotonic() - started < 20
+    said = " ".join(result.stderr.split())
+    assert "cannot reach NATS" in said
+    assert "Is `rapport up` running?" in said
+    assert result.stderr.count("Connection refused") <= 1
+    assert "Traceback" not in result.stderr

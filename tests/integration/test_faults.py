@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pytest
 
-from events.subjects import EVENTS_STREAM, INGEST_SUBJECT, event_subject
+from events.subjects import EVENTS_STREAM, event_subject
 from services.config.settings import Settings
 from services.ingest.service import IngestService
 from services.nats.connection import connect
@@ -22,7 +22,7 @@ from services.nats.streams import ensure_streams
 from services.projection.registry import SPECS
 from services.projection.service import ProjectionService
 from tests.cluster import LoopbackCluster
-from tests.publishing import workload
+from tests.publishing import ingest_retrying, workload
 from tests.rebuild import assert_equals_a_clean_rebuild, read_log
 
 if TYPE_CHECKING:
@@ -53,31 +53,6 @@ async def publish_retrying(
                 continue
             acked[envelope["id"]] = ack.seq
             break
-    return acked
-
-
-async def ingest_retrying(
-    nc: NATS, envelopes: list[dict[str, Any]], deadline: float, batch: int = 50
-) -> dict[str, int]:
-    """Send batches to `rapport.ingest`, resending a batch (same ids) until all are accepted."""
-    acked: dict[str, int] = {}
-    for start in range(0, len(envelopes), batch):
-        pending = envelopes[start : start + batch]
-        while pending:
-            try:
-                message = await nc.request(INGEST_SUBJECT, orjson.dumps(pending), timeout=5)
-                reply = orjson.loads(message.data)
-            except Exception:
-                reply = {"accepted": [], "rejected": []}
-            for entry in reply.get("accepted", []):
-                acked[entry["id"]] = entry["seq"]
-            refused = [r for r in reply.get("rejected", []) if r["code"] != "unavailable"]
-            assert not refused, refused
-            pending = [e for e in pending if e["id"] not in acked]
-            if pending:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{len(pending)} events never accepted")
-                await asyncio.sleep(0.2)
     return acked
 
 

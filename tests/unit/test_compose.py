@@ -59,12 +59,39 @@ def test_every_rapport_service_runs_a_real_command(compose: dict[str, Any]) -> N
 def test_services_are_configured_by_known_settings(compose: dict[str, Any]) -> None:
     known = {f"RAPPORT_{field.upper()}" for field in Settings.model_fields}
     for name, spec in compose["services"].items():
-        for key in spec.get("environment", {}) or {}:
-            assert key in known, f"{name}: {key} is not a Rapport setting"
         environment = spec.get("environment") or {}
-        if not name.startswith("nats-"):
-            assert environment["RAPPORT_REPLICAS"] == "3"
-            assert environment["RAPPORT_NATS_URL"].count("nats://") == 3
+        if name.startswith("nats-"):
+            continue  # the passwords its configuration refers to (test_roles_and_passwords...)
+        for key in environment:
+            assert key in known, f"{name}: {key} is not a Rapport setting"
+        assert environment["RAPPORT_REPLICAS"] == "3"
+        assert environment["RAPPORT_NATS_URL"].count("nats://") == 3
+
+
+ROLES = ("producer", "reader", "admin", "stage", "health", "proposals", "ingest", "gateway")
+
+
+def test_roles_and_passwords_every_container_has_its_own(compose: dict[str, Any]) -> None:
+    """NATS knows every role's password; each Rapport container logs in as its own role."""
+    wanted = {f"RAPPORT_{role.upper()}_PASSWORD" for role in ROLES}
+    for name, spec in compose["services"].items():
+        environment = spec.get("environment") or {}
+        if name.startswith("nats-"):
+            assert set(environment) == wanted
+            assert all(f"${{{key}:?" in value for key, value in environment.items())
+            assert "--config=/etc/rapport/rapport.conf" in spec["command"]
+            assert "./deploy/nats:/etc/rapport:ro" in spec["volumes"]
+            continue
+        role = environment["RAPPORT_NATS_USER"]
+        expected = "admin" if spec["command"][:2] == ["admin", "streams"] else spec["command"][1]
+        assert role == expected, f"{name} logs in as {role}, not {expected}"
+        assert environment["RAPPORT_NATS_PASSWORD"].startswith(
+            f"${{RAPPORT_{role.upper()}_PASSWORD"
+        )
+        if role != "admin":
+            assert spec["depends_on"] == {
+                "streams": {"condition": "service_completed_successfully"}
+            }
 
 
 def test_partition_replicas_cover_every_partition(compose: dict[str, Any]) -> None:
