@@ -31,10 +31,10 @@ import httpx
 import nats
 import orjson
 
-from events.subjects import EVENTS_STREAM, event_subject, ping_subject
+from events.subjects import EVENTS_STREAM, event_subject, inbox_prefix, ping_subject
 from services.config.roster import PROJECTIONS
 from services.nats.credentials import read_credential
-from services.nats.embedded import free_port
+from services.nats.embedded import die_with_parent, free_port
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NatsClient
@@ -130,7 +130,12 @@ async def connect_as(nats_url: str, data_dir: Path, role: str) -> NatsClient:
     credential = read_credential(data_dir, role)
     if credential is None:
         raise RuntimeError(f"no credentials for {role} under {data_dir}")
-    return await nats.connect(nats_url, user=credential.user, password=credential.password)
+    return await nats.connect(
+        nats_url,
+        user=credential.user,
+        password=credential.password,
+        inbox_prefix=inbox_prefix(role),  # the only inbox the role may read
+    )
 
 
 async def publish(nats_url: str, data_dir: Path, bodies: list[bytes]) -> float:
@@ -202,6 +207,7 @@ def start_rapport(workdir: Path, nats_port: int, http_port: int) -> subprocess.P
             [sys.executable, "-m", "services", "up", "--nats-port", str(nats_port),
              "--http-port", str(http_port), "--data-dir", str(workdir / "data")],
             stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
+            preexec_fn=die_with_parent,  # a killed soak leaves nothing running
         )  # fmt: skip
 
 

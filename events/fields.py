@@ -6,10 +6,12 @@ field's location, so an error reads `data.proposed_start: must be a date (YYYY-M
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 # Identifiers: a relationship id is a NATS subject token, so no dots, spaces or wildcards.
 RELATIONSHIP_ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
@@ -41,10 +43,28 @@ def _not_blank(value: str | None) -> str | None:
     return value if value is None or value.strip() else None
 
 
-# Parsed by pydantic's own (Rust) parser in strict JSON mode: a string with an offset, never a
-# number or a naive time; the range is checked there too. This is the hot path of every
-# projector, so no Python runs per field (describe() words the errors).
-Rfc3339Time = Annotated[AwareDatetime, Field(ge=EARLIEST, lt=LATEST)]
+DATE_TIME_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def _written_as_date_time(value: object) -> object:
+    """A time is written as a date and a time: pydantic alone would read `"1700000000"` (or
+    `"0.5"`) as seconds since 1970."""
+    if isinstance(value, str):
+        if not DATE_TIME_START.match(value):
+            raise PydanticCustomError("datetime_parsing", "not an RFC 3339 date-time")
+    elif not isinstance(value, datetime):
+        raise PydanticCustomError("datetime_type", "not an RFC 3339 date-time string")
+    return value
+
+
+# A string with an offset, never a number or a naive time, in 1900..2199: one regex match in
+# Python first (so neither a number nor a string of digits is taken for epoch seconds), then
+# pydantic's own (Rust) parser (describe() words the errors).
+Rfc3339Time = Annotated[
+    AwareDatetime,
+    BeforeValidator(_written_as_date_time),
+    Field(ge=EARLIEST, lt=LATEST, strict=False),  # lax only here: the string is checked above
+]
 CalendarDate = Annotated[date, Field(ge=EARLIEST.date(), lt=LATEST.date())]
 # A reason of only spaces is no reason: the stage rules must see it as missing.
 Reason = Annotated[LongText | None, AfterValidator(_not_blank)]

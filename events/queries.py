@@ -20,13 +20,16 @@ ProposalStatus = Literal[
 Limit = Annotated[int, Field(ge=1, le=1000)]
 
 
+MAX_WAIT_MS = 30_000  # the longest a query may wait for `min_seq`
+
+
 class Query(BaseModel):
     """What every query takes."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     min_seq: Annotated[int, Field(ge=0)] | None = None
-    wait_ms: Annotated[int, Field(ge=0, le=60_000)] = 2000
+    wait_ms: Annotated[int, Field(ge=0, le=MAX_WAIT_MS)] = 2000
 
 
 class RelationshipQuery(Query):

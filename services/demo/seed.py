@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from events.queries import MAX_WAIT_MS
 from events.subjects import query_subject, stage_subject
 from services.demo.data import DEFAULT_SEED, generate
 from services.ingest.client import request_ingest
@@ -147,14 +148,18 @@ async def _wait_applied(nc: NATS, settings: Settings, last_seq: int) -> bool:
         return True
     deadline = time.monotonic() + CATCH_UP_MS / 1000
     for subject, extra in CATCH_UP_QUERIES:
-        remaining = max(0, int((deadline - time.monotonic()) * 1000))
-        request = {"min_seq": last_seq, "wait_ms": remaining, **extra}
-        try:
-            reply = await nc.request(
-                subject, orjson.dumps(request), timeout=remaining / 1000 + settings.request_timeout
-            )
-        except Exception:  # not answering is reported as "not caught up", not as a failure
-            return False
-        if "error" in orjson.loads(reply.data):
-            return False
+        while True:  # one wait is at most MAX_WAIT_MS: ask again until the deadline
+            remaining = max(0, int((deadline - time.monotonic()) * 1000))
+            wait = min(remaining, MAX_WAIT_MS)
+            request = {"min_seq": last_seq, "wait_ms": wait, **extra}
+            try:
+                reply = await nc.request(
+                    subject, orjson.dumps(request), timeout=wait / 1000 + settings.request_timeout
+                )
+            except Exception:  # not answering is reported as "not caught up", not as a failure
+                return False
+            if "error" not in orjson.loads(reply.data):
+                break
+            if wait == remaining:
+                return False
     return True

@@ -6,24 +6,28 @@ import contextlib
 import logging
 import os
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 import uvicorn
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from nats.js.errors import NotFoundError
+from fastapi.responses import PlainTextResponse
 
-from events.subjects import DLQ_STREAM, EVENTS_STREAM, ping_subject
+from events.subjects import ping_subject
 from services.config.failures import Failure
 from services.config.tokens import TokenRegistry, http_host_for
+from services.gateway import errors
 from services.gateway.auth import TokenGuard
+from services.gateway.binary import SPECVERSION_HEADER
 from services.gateway.dashboard.routes import router as web_router
-from services.gateway.events import json_response
 from services.gateway.events import router as events_router
+from services.gateway.healthz import HEALTHZ_RESPONSES, healthz
 from services.gateway.login import login_routes
-from services.gateway.metrics import Metrics, ping_all
+from services.gateway.metrics import METRICS_RESPONSES, Metrics
+from services.gateway.openapi import finish
 from services.gateway.queries import router as queries_router
+from services.gateway.sessions import Sessions
 from services.nats.connection import connect
 from services.nats.embedded import port_is_free
 from services.nats.log_reader import DirectReader
@@ -32,7 +36,6 @@ from services.nats.process import settle_memory
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from nats.aio.client import Client as NATS
     from nats.aio.msg import Msg
 
     from services.config.settings import Settings
@@ -42,8 +45,13 @@ log = logging.getLogger("rapport.gateway")
 DESCRIPTION = """Rapport tracks professional relationships from first handshake to partnership.
 
 Post CloudEvents to `/v1/events`; read the projections under `/v1/relationships`,
-`/v1/funnel` and `/v1/proposals`. The public contract is the same over NATS.
+`/v1/funnel` and `/v1/proposals`. The public contract is the same over NATS. Every error is
+`{"error": {"code", "message"}}`.
 """
+# CloudEvents binary mode from another origin (CORS) sends its attributes as headers
+CE_HEADERS = [SPECVERSION_HEADER] + [
+    f"ce-{name}" for name in ("id", "source", "type", "subject", "time", "dataschema", "actor")
+]
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -74,67 +82,49 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        redirect_slashes=False,  # `/v1/relationships/` is no route: a 404, not a redirect
     )
     app.state.settings = settings
     registry = TokenRegistry.from_settings(settings)
     app.state.tokens = registry
+    sessions = Sessions()
+    origins = [o.strip() for o in (settings.cors_origins or "").split(",") if o.strip()]
     metrics = Metrics()
-    app.add_middleware(TokenGuard, registry=registry)
+    errors.install(app)
+    app.add_middleware(TokenGuard, registry=registry, sessions=sessions, allowed_origins=origins)
     app.add_middleware(metrics.middleware)
-    for method, path, endpoint in login_routes(registry):
+    for method, path, endpoint in login_routes(registry, sessions, secure=settings.cookie_secure):
         app.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
-    if settings.cors_origins:  # off unless origins are configured
+    if origins:  # off unless origins are configured
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
+            allow_origins=origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", *CE_HEADERS],
         )
+    app.add_middleware(errors.LastResort)  # outermost: whatever fails inside is answered
     app.include_router(events_router)
     app.include_router(queries_router)
     app.include_router(web_router)
-    app.add_api_route("/healthz", healthz, methods=["GET"], summary="Is Rapport able to work")
-    app.add_api_route("/metrics", metrics.scrape, methods=["GET"], summary="Prometheus metrics")
+    app.add_api_route(
+        "/healthz",
+        healthz,
+        methods=["GET"],
+        summary="Is Rapport able to work",
+        response_model=None,
+        responses=HEALTHZ_RESPONSES,
+    )
+    app.add_api_route(
+        "/metrics",
+        metrics.scrape,
+        methods=["GET"],
+        summary="Prometheus metrics",
+        response_model=None,
+        response_class=PlainTextResponse,
+        responses=METRICS_RESPONSES,
+    )
+    finish(app, locked=registry.enabled)
     return app
-
-
-async def healthz(request: Request) -> Response:
-    """NATS connected, both streams present, no projection stopped: 200; else 503 and why."""
-    nc: NATS = request.app.state.nc
-    streams: dict[str, Any] = {}
-    problems: list[str] = []
-    if not nc.is_connected:
-        problems.append("not connected to NATS")
-    else:
-        js = nc.jetstream(timeout=request.app.state.settings.request_timeout)
-        for name in (EVENTS_STREAM, DLQ_STREAM):
-            try:
-                info = await js.stream_info(name)
-            except NotFoundError:
-                problems.append(f"stream {name} is missing")
-                continue
-            except Exception as exc:
-                problems.append(f"stream {name} did not answer ({exc.__class__.__name__})")
-                continue
-            streams[name] = {"messages": info.state.messages, "last_seq": info.state.last_seq}
-    services: dict[str, Any] = {}
-    if nc.is_connected:
-        for name, status in (await ping_all(nc)).items():
-            failure = status.get("failure") if status else None
-            services[name] = {"up": status is not None, "failure": failure}
-            if failure:  # a bug stopped it: it answers from what it applied, and moves no more
-                problems.append(f"projection {name} stopped: {failure}")
-    payload = {
-        "status": "degraded" if problems else "ok",
-        "nats": {
-            "connected": nc.is_connected,
-            "url": nc.connected_url.geturl() if nc.connected_url else None,
-        },
-        "streams": streams,
-        "services": services,
-        "problems": problems,
-    }
-    return json_response(payload, 503 if problems else 200)
 
 
 async def serve_gateway(settings: Settings) -> None:

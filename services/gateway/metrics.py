@@ -14,10 +14,17 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from events.subjects import DLQ_STREAM, EVENTS_STREAM, ping_subject
 from services.config.roster import PROJECTIONS, SERVICES
+from services.gateway.openapi import UNAUTHORIZED, json_errors
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+METRICS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Prometheus text: events applied, lag, dead letters, latency"},
+    **json_errors({401: UNAUTHORIZED, 403: "only a token with the `admin` scope may scrape"}),
+}
 
 
 class Metrics:
@@ -48,6 +55,11 @@ class Metrics:
             "rapport_projection_failed", "1 when a bug stopped the projection", ("projection",)
         )
         self.up = gauge("rapport_service_up", "1 when the service answered", ("service",))
+        self.trouble = gauge(
+            "rapport_service_problem",
+            "1 while the service reports a problem (a full disk, JetStream refusing writes)",
+            ("service",),
+        )
         self.stream_last = gauge("rapport_stream_last_seq", "Last sequence of RAPPORT_EVENTS")
         self.stream_messages = gauge("rapport_stream_messages", "Events stored")
         self.dlq = gauge("rapport_dlq_messages", "Messages in RAPPORT_DLQ")
@@ -91,6 +103,7 @@ class Metrics:
         statuses = await ping_all(nc)
         for name, status in statuses.items():
             self.up.labels(name).set(1 if status is not None else 0)
+            self.trouble.labels(name).set(1 if status and status.get("problem") else 0)
             if name in PROJECTIONS and status is not None:
                 self.applied.labels(name).set(status.get("events_applied", 0))
                 self.applied_seq.labels(name).set(status.get("applied_seq", 0))
@@ -100,10 +113,14 @@ class Metrics:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+SUPERVISOR = "up"  # `rapport up` answers a ping too, when it runs the services
+
+
 async def ping_all(nc: NATS) -> dict[str, dict[str, Any] | None]:
-    """Every service's status (None: it did not answer)."""
-    statuses = await asyncio.gather(*(_ping(nc, name) for name in SERVICES))
-    return dict(zip(SERVICES, statuses, strict=True))
+    """Every service's status, and the supervisor's (None: it did not answer)."""
+    names = (*SERVICES, SUPERVISOR)
+    statuses = await asyncio.gather(*(_ping(nc, name) for name in names))
+    return dict(zip(names, statuses, strict=True))
 
 
 async def _ping(nc: NATS, service: str) -> dict[str, Any] | None:

@@ -9,7 +9,11 @@ from events.queries import HealthListQuery, HealthSummaryQuery, RelationshipQuer
 from projections.health import fold as health
 from projections.health.policy import BANDS
 from projections.health.score import assess
-from services.queries.cursors import decode_cursor, encode_cursor
+from services.queries.cursors import (
+    decode_due_cursor,
+    decode_relationship_cursor,
+    encode_cursor,
+)
 from services.queries.history import events_until, read_relationship
 from services.queries.merge import merge_ordered
 from services.queries.routes import NotFound, Route
@@ -43,10 +47,11 @@ def routes(context: Context[HealthStore]) -> list[Route]:
     async def list_(query: HealthListQuery) -> dict[str, Any]:
         as_of = query.as_of or datetime.now(UTC)
         due_before = query.due_before.timestamp() if query.due_before else None
-        position = decode_cursor(query.cursor) if query.cursor else None
-        after: tuple[float, str] | str | None = (
-            (position[0], position[1]) if isinstance(position, list) else position
-        )
+        after: tuple[float, str] | str | None = None
+        if query.cursor and due_before is not None:  # a page by due time goes on from one
+            after = decode_due_cursor(query.cursor)
+        elif query.cursor:  # and a page by id from an id
+            after = decode_relationship_cursor(query.cursor)
         items: list[dict[str, Any]] = []
         scanned, more = 0, True
         while more and len(items) < query.limit and scanned < SCAN_LIMIT:

@@ -8,7 +8,7 @@ from events.queries import FunnelQuery, RelationshipQuery, StageListQuery
 from events.subjects import AUDIT_SUBJECT
 from projections.audit import audit
 from projections.stage import fold as stage
-from services.queries.cursors import decode_cursor, encode_cursor
+from services.queries.cursors import decode_relationship_cursor, encode_cursor
 from services.queries.history import events_until, read_relationship
 from services.queries.merge import merge_funnel, merge_ordered
 from services.queries.routes import NotFound, Route
@@ -41,7 +41,7 @@ def routes(context: Context[StageStore]) -> list[Route]:
         return reply
 
     async def list_(query: StageListQuery) -> dict[str, Any]:
-        after = decode_cursor(query.cursor) if query.cursor else None
+        after = decode_relationship_cursor(query.cursor) if query.cursor else None
         views = await context.store.list(
             stage=query.stage.value if query.stage else None,
             level=query.level.value if query.level else None,

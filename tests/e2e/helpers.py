@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from services.nats.embedded import free_port
+from services.nats.embedded import die_with_parent, free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -83,6 +83,7 @@ def rapport_up(
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, "COLUMNS": "200", **(env or {})},
+            preexec_fn=die_with_parent,  # a test killed by its timeout leaves nothing running
         )
     up = Up(
         process,

@@ -58,6 +58,15 @@ async def test_unknown_content_type_is_415(gateway: str) -> None:
     assert "application/cloudevents+json" in response.json()["error"]["message"]
 
 
+async def test_a_body_that_does_not_say_it_is_json_is_415(gateway: str, nc: NATS) -> None:
+    # what a page of another site can send without asking first (no preflight): no type at all
+    async with httpx.AsyncClient(base_url=gateway, timeout=10) as client:
+        response = await client.post("/v1/events", content=raw(event("interaction.recorded")))
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+    assert await stored(nc) == 0
+
+
 async def test_invalid_single_event_is_422_naming_the_field(gateway: str, nc: NATS) -> None:
     bad = event("interaction.recorded", data={"kind": "call", "direction": "inbound", "x": 1})
     response = await post(gateway, bad)
@@ -88,7 +97,9 @@ async def test_unreadable_bodies(gateway: str, body: bytes, status: int, expecte
 async def test_rule_breaking_stage_change_is_422(gateway: str) -> None:
     response = await post(gateway, event("stage.changed", "r", {"to": "partnership"}))
     assert response.status_code == 422
-    assert response.json()["error"]["code"] == "rejected"
+    # HTTP speaks the contract's HTTP codes (`invalid`); the refused entry keeps the ingest's own
+    assert response.json()["error"]["code"] == "invalid"
+    assert response.json()["rejected"][0]["code"] == "rejected"
     assert "needs a reason" in response.json()["error"]["message"]
 
 

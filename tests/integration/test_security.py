@@ -17,7 +17,7 @@ import pytest
 from services.config import tokens as auth
 from services.config.settings import Settings
 from services.config.tokens import TokenRegistry, add_to_file, digest, http_host_for, parse_inline
-from services.gateway.auth import COOKIE
+from services.gateway.sessions import COOKIE, Sessions
 from services.ingest.service import IngestService
 from services.nats.connection import NatsUnavailable, connect
 from services.nats.embedded import EmbeddedNats, free_port
@@ -93,30 +93,188 @@ async def test_the_right_scope_goes_through(locked: httpx.AsyncClient) -> None:
     assert (await locked.get("/openapi.json")).status_code == 200
 
 
-async def test_browsers_sign_in_and_get_a_cookie(locked: httpx.AsyncClient) -> None:
+async def login_form(client: httpx.AsyncClient) -> str:
+    """GET /login (its pre-session cookie stays in the client) and the form's CSRF token."""
+    form = await client.get("/login")
+    assert 'label for="token"' in form.text
+    found = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert found is not None, form.text
+    return found.group(1)
+
+
+async def sign_in(
+    client: httpx.AsyncClient, token: str, next_page: str = "/", **headers: str
+) -> httpx.Response:
+    csrf = await login_form(client)
+    fields = {"token": token, "next": next_page, "csrf": csrf}
+    return await client.post("/login", data=fields, headers=headers)
+
+
+async def test_browsers_sign_in_and_get_a_session(locked: httpx.AsyncClient) -> None:
     page = await locked.get("/v1/funnel", headers={"accept": "text/html"})
     assert page.status_code == 303
     assert page.headers["location"] == "/login?next=/v1/funnel"
-    form = await locked.get("/login")
-    assert 'label for="token"' in form.text
-    refused = await locked.post(
-        "/login",
-        content="token=tok-emit&next=/",
-        headers={"content-type": "application/x-www-form-urlencoded"},
-    )
+    refused = await sign_in(locked, EMIT)  # a token that cannot read cannot sign in
     assert refused.status_code == 401
-    signed = await locked.post(
-        "/login",
-        content="token=tok-read&next=//evil.example",
-        headers={"content-type": "application/x-www-form-urlencoded"},
-    )
+    assert COOKIE not in refused.cookies
+    signed = await sign_in(locked, READ, next_page="//evil.example")
     assert signed.status_code == 303
     assert signed.headers["location"] == "/"  # never redirected off-site
-    assert "httponly" in signed.headers["set-cookie"].lower()
-    cookie = signed.cookies[COOKIE]
-    locked.cookies.set(COOKIE, cookie)
+    [cookie] = [c.lower() for c in signed.headers.get_list("set-cookie") if c.startswith(COOKIE)]
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+    assert "secure" not in cookie  # RAPPORT_COOKIE_SECURE is off
+    session = signed.cookies[COOKIE]
+    assert READ not in session  # the cookie is a session id, never the token
+    assert len(session) >= 40
+    locked.cookies.set(COOKIE, session)
     follow = await locked.get("/v1/funnel")
-    assert follow.status_code != 401
+    assert follow.status_code not in (401, 403)
+    overview = await locked.get("/")
+    assert "signed in as <strong>viewer</strong>" in overview.text
+    assert 'action="/logout"' in overview.text
+
+
+async def test_login_refuses_other_sites(locked: httpx.AsyncClient) -> None:
+    no_token = await locked.post("/login", data={"token": READ, "next": "/"})
+    assert no_token.status_code == 403
+    assert COOKIE not in no_token.cookies
+    csrf = await login_form(locked)
+    locked.cookies.delete("rapport_login")  # the form's token without its pre-session cookie
+    unbound = await locked.post("/login", data={"token": READ, "csrf": csrf})
+    assert unbound.status_code == 403
+    csrf = await login_form(locked)
+    forged = await locked.post("/login", data={"token": READ, "csrf": csrf[::-1]})
+    assert forged.status_code == 403
+    assert COOKIE not in forged.cookies
+    other = await sign_in(locked, READ, origin="https://evil.example")
+    assert other.status_code == 403
+    assert COOKIE not in other.cookies
+    host = locked.base_url.netloc.decode()
+    same = await sign_in(locked, READ, origin=f"http://{host}")
+    assert same.status_code == 303
+    assert COOKIE in same.cookies
+
+
+async def test_a_session_writes_only_with_its_csrf_token(
+    locked: httpx.AsyncClient, nc: NATS
+) -> None:
+    signed = await sign_in(locked, ADMIN)
+    locked.cookies.set(COOKIE, signed.cookies[COOKIE])
+    page = await locked.get("/")
+    found = re.search(r'<meta name="csrf-token" content="([^"]+)">', page.text)
+    assert found is not None
+    csrf = found.group(1)
+    json = {"content-type": "application/json"}
+    body = raw(event("interaction.recorded"))
+    cookie_only = await locked.post("/v1/events", content=body, headers=json)
+    assert cookie_only.status_code == 403
+    assert cookie_only.json()["error"]["code"] == "forbidden"
+    assert "X-CSRF-Token" in cookie_only.json()["error"]["message"]
+    wrong = await locked.post(
+        "/v1/events", content=body, headers={**json, "x-csrf-token": csrf[::-1]}
+    )
+    assert wrong.status_code == 403
+    elsewhere = await locked.post(
+        "/v1/events",
+        content=body,
+        headers={**json, "x-csrf-token": csrf, "origin": "https://evil.example"},
+    )
+    assert elsewhere.status_code == 403
+    assert (await nc.jetstream().stream_info("RAPPORT_EVENTS")).state.messages == 0
+    own_page = await locked.post("/v1/events", content=body, headers={**json, "x-csrf-token": csrf})
+    assert own_page.status_code == 202
+
+
+async def test_a_read_session_cannot_write(locked: httpx.AsyncClient) -> None:
+    signed = await sign_in(locked, READ)
+    locked.cookies.set(COOKIE, signed.cookies[COOKIE])
+    posted = await locked.post(
+        "/v1/events",
+        content=raw(event("interaction.recorded")),
+        headers={"content-type": "application/json"},
+    )
+    assert posted.status_code == 403
+    assert posted.json()["error"]["message"] == "the session of 'viewer' has read; this needs emit"
+
+
+async def test_logout_ends_the_session(locked: httpx.AsyncClient) -> None:
+    signed = await sign_in(locked, READ)
+    session = signed.cookies[COOKIE]
+    locked.cookies.set(COOKIE, session)
+    page = await locked.get("/")
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found is not None
+    forced = await locked.post("/logout", data={"csrf": "guess"})  # another site's form
+    assert forced.status_code == 403
+    assert (await locked.get("/v1/funnel")).status_code != 401
+    out = await locked.post("/logout", data={"csrf": found.group(1)})
+    assert out.status_code == 303
+    assert out.headers["location"] == "/login"
+    assert f"{COOKIE}=" in out.headers["set-cookie"]
+    locked.cookies.set(COOKIE, session)  # the old id, kept by someone
+    after = await locked.get("/v1/funnel")
+    assert after.status_code == 401
+    assert after.json()["error"]["message"] == "the session has ended; sign in again at /login"
+
+
+async def test_the_session_cookie_is_secure_behind_https(
+    settings: Settings, services: dict[str, Any]
+) -> None:
+    secure = settings.model_copy(update={"api_tokens": INLINE, "cookie_secure": True})
+    async with running_gateway(secure) as url, httpx.AsyncClient(base_url=url) as client:
+        form = await client.get("/login")
+        assert "secure" in form.headers["set-cookie"].lower()
+        found = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert found is not None
+        # a Secure cookie is sent over HTTPS only: the proxy's side of it is played here
+        pre_session = {"cookie": f"rapport_login={form.cookies['rapport_login']}"}
+        fields = {"token": READ, "csrf": found.group(1)}
+        signed = await client.post("/login", data=fields, headers=pre_session)
+    assert signed.status_code == 303
+    [session] = [c for c in signed.headers.get_list("set-cookie") if c.startswith(COOKIE)]
+    assert "secure" in session.lower()
+
+
+def test_sessions_expire() -> None:
+    now = [1000.0]
+    sessions = Sessions(lifetime=60, clock=lambda: now[0])
+    token = TokenRegistry(parse_inline(INLINE)).tokens[1]
+    session_id, session = sessions.open(token)
+    assert sessions.find(session_id) == session
+    assert session.allows("read")
+    assert not session.allows("emit")
+    now[0] += 61
+    assert sessions.find(session_id) is None
+    assert sessions.find("made-up") is None
+
+
+async def test_an_open_gateway_takes_no_write_from_another_site(gateway: str, nc: NATS) -> None:
+    body = raw(event("interaction.recorded"))
+    async with httpx.AsyncClient(base_url=gateway) as client:
+        # fetch(url, {mode: "no-cors", credentials: "include", body: new Blob([json])}):
+        # no Content-Type, and no preflight asked
+        blob = await client.post("/v1/events", content=body)
+        assert blob.status_code == 415
+        assert blob.json()["error"]["code"] == "unsupported_media_type"
+        plain = await client.post(
+            "/v1/events", content=body, headers={"content-type": "text/plain"}
+        )
+        assert plain.status_code == 415
+        other = await client.post(
+            "/v1/events",
+            content=body,
+            headers={"content-type": "application/json", "origin": "https://evil.example"},
+        )
+        assert other.status_code == 403
+        assert other.json()["error"]["code"] == "forbidden"
+        assert (await nc.jetstream().stream_info("RAPPORT_EVENTS")).state.messages == 0
+        # no session is needed for anything
+        assert (await client.get("/v1/funnel")).status_code == 200
+        posted = await client.post(
+            "/v1/events", content=body, headers={"content-type": "application/json"}
+        )
+        assert posted.status_code == 202
 
 
 def test_tokens_are_hashed_at_rest(tmp_path: Path) -> None:

@@ -107,6 +107,21 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
         "data.owner: must hold some text (not only spaces) and no control characters",
     ),
     (
+        "seconds since 1970 as a string",
+        event("interaction.recorded", at="1700000000"),
+        "time: '1700000000' is not an RFC 3339 date-time with an offset",
+    ),
+    (
+        "a fraction of a second since 1970",
+        event("interaction.recorded", at="0.5"),
+        "time: '0.5' is not an RFC 3339 date-time with an offset",
+    ),
+    (
+        "seconds since 1970 as a number",
+        {**event("interaction.recorded"), "time": 1700000000},
+        "time: must be an RFC 3339 date-time string, got a number",
+    ),
+    (
         "control characters as source",
         event("interaction.recorded", source="\x01\x02"),
         "source: must be text without control characters",
@@ -118,12 +133,12 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ),
     (
         "extension name of control characters",
-        event("interaction.recorded", **{"\x01": "x"}),
+        {**event("interaction.recorded"), "\x01": "x"},
         "extension attribute '\\x01': a name is 1-64 lower-case letters and digits",
     ),
     (
         "extension name with capitals",
-        event("interaction.recorded", **{"TraceParent": "x"}),
+        {**event("interaction.recorded"), "TraceParent": "x"},
         "extension attribute 'TraceParent'",
     ),
     (

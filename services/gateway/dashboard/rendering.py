@@ -28,6 +28,7 @@ def static_files() -> StaticFiles:
 
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    """A page, with what every page shows (the time of the answer)."""
-    context = {"now": datetime.now(UTC), **context}
+    """A page, with what every page shows (the time of the answer, who is signed in)."""
+    session = getattr(request.state, "session", None)  # set by the guard for a browser session
+    context = {"now": datetime.now(UTC), "session": session, **context}
     return templates().TemplateResponse(request, name, context, status_code=status)
