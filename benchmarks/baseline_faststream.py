@@ -34,7 +34,7 @@ from benchmarks.result import BaselineResult, require_fresh, require_loopback
 from events import parse_event
 from events.subjects import EVENTS_FILTER, EVENTS_STREAM
 from projections.stage.fold import apply as stage_apply
-from projections.stage.store import COLUMNS, StageStore, row_from_view, view_from_row
+from projections.stage.store import COLUMNS, ROW, StageStore, row_from_view, view_from_row
 from projections.store_base import PRAGMAS
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 DB = "faststream-stage.db"
 SELECT = f"SELECT {COLUMNS} FROM stage_view WHERE relationship_id = ?"
-UPSERT = f"INSERT OR REPLACE INTO stage_view ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)"
+UPSERT = f"INSERT OR REPLACE INTO stage_view ({COLUMNS}) VALUES {ROW}"
 
 
 async def _delete_consumer(nats_url: str, stream: str, durable: str) -> None:

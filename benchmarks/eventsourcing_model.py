@@ -27,7 +27,7 @@ from projections.health.fold import apply as health_apply
 from projections.health.score import touch_due
 from projections.health.store import HealthStore
 from projections.stage.fold import apply as stage_apply
-from projections.stage.store import COLUMNS, StageStore, row_from_view, view_from_row
+from projections.stage.store import COLUMNS, ROW, StageStore, row_from_view, view_from_row
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import Tracking
@@ -113,7 +113,7 @@ class StageViewRecorder(SQLiteTrackingRecorder):
             row = cursor.fetchone()
             view = stage_apply(view_from_row(row) if row else None, event)
             cursor.execute(
-                f"INSERT OR REPLACE INTO stage_view ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO stage_view ({COLUMNS}) VALUES {ROW}",
                 row_from_view(view),
             )
             self._insert_tracking(cursor, tracking)

@@ -31,6 +31,11 @@ ShortText = Annotated[
     str, StringConstraints(min_length=1, max_length=256, pattern=SHORT_TEXT_PATTERN)
 ]
 LongText = Annotated[str, StringConstraints(max_length=4000)]
+# What to search for: some letter or digit among at most 200 characters, no control characters
+SEARCH_PATTERN = rf"^{NO_CONTROL}*\w{NO_CONTROL}*$"
+SearchWords = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=SEARCH_PATTERN)
+]
 Tags = Annotated[tuple[ShortText, ...], Field(max_length=64)]
 
 # Times outside these bounds are absurd for a relationship record (year 1, year 9999):

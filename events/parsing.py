@@ -13,6 +13,7 @@ from events.fields import (
     ATTRIBUTE_PATTERN,
     EVENT_ID_PATTERN,
     RELATIONSHIP_ID_PATTERN,
+    SEARCH_PATTERN,
     SHORT_TEXT_PATTERN,
 )
 from events.upcasting import NewerShape, upcast
@@ -132,6 +133,7 @@ PATTERN_WORDS = {
     ATTRIBUTE_PATTERN: "must be text without control characters",
     RELATIONSHIP_ID_PATTERN: "must be 1-128 letters, digits, '_' or '-'",
     EVENT_ID_PATTERN: "must be 1-128 printable characters without spaces",
+    SEARCH_PATTERN: "must hold a word to search for (a letter or digit) and no control characters",
 }
 
 _TIME_ERRORS = frozenset(

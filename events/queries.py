@@ -10,7 +10,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from events.fields import EventId, ProposalId, RelationshipId, Rfc3339Time, ShortText
+from events.fields import (
+    EventId,
+    ProposalId,
+    RelationshipId,
+    Rfc3339Time,
+    SearchWords,
+    ShortText,
+)
 from events.stages import Level, Stage
 
 Band = Literal["thriving", "healthy", "cooling", "at-risk", "dormant"]
@@ -45,8 +52,13 @@ class StageListQuery(Query):
     stage: Stage | None = None
     level: Level | None = None
     owner: ShortText | None = None
+    q: SearchWords | None = None  # v1.1: words, as prefixes of name, organization, email, tags
     limit: Limit = 100
     cursor: str | None = None
+
+
+class OwnersQuery(Query):
+    """`stage.owners`: who holds relationships, and how many each."""
 
 
 class FunnelQuery(Query):

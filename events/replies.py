@@ -88,6 +88,12 @@ class StageList(Applied):
     next_cursor: str | None
 
 
+class OwnersReply(Applied):
+    """`stage.owners`: every owner, with how many relationships they hold."""
+
+    owners: dict[str, Count]
+
+
 class StageCounts(Reply):
     """Relationships standing at each stage now."""
 

@@ -60,6 +60,18 @@ def placeholders(count: int) -> str:
     return ",".join(itertools.repeat("?", count))
 
 
+def owner_filter(owner: str, column: str = "owner") -> tuple[str, list[str]]:
+    """SQL (and its parameters) matching an owner given by email, or by the name before the @.
+
+    `maria@example.com` matches itself; `maria` matches `maria` and every `maria@…`. Both
+    read the owner index (a range, not a LIKE).
+    """
+    if "@" in owner:
+        return f"{column} = ?", [owner]
+    # every string that starts with `maria@` sorts in [`maria@`, `mariaA`): '@' + 1 is 'A'
+    return f"({column} = ? OR ({column} >= ? AND {column} < ?))", [owner, f"{owner}@", f"{owner}A"]
+
+
 class SqliteStore(Generic[S]):
     """Base of the projection stores: subclasses give tables, row mapping and queries."""
 

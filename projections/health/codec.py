@@ -21,16 +21,24 @@ def to_json(state: HealthState) -> list[Any]:
         state.opened_at,
         state.latest_at,
         [[t.at, t.event_id, t.kind, t.direction, t.sentiment] for t in state.touches],
-        [older.count, older.theirs, older.sentiment_milli, list(older.kinds), older.latest_at]
+        [
+            older.count,
+            older.theirs,
+            older.sentiment_milli,
+            list(older.kinds),
+            older.latest_at,
+            older.earliest_at,
+        ]
         if older.count
         else None,
         [[m.at, m.event_id, m.to.value, m.from_, m.reason] for m in state.stage_marks],
+        state.name,
     ]
 
 
 def from_json(relationship_id: str, data: list[Any]) -> HealthState:
     """Rebuild a HealthState from `to_json` output."""
-    owner, owner_mark, purpose_mark, opened_at, latest_at, touches, older, marks = data
+    owner, owner_mark, purpose_mark, opened_at, latest_at, touches, older, marks, name = data
     return HealthState(
         relationship_id=relationship_id,
         owner=owner,
@@ -39,9 +47,10 @@ def from_json(relationship_id: str, data: list[Any]) -> HealthState:
         opened_at=opened_at,
         latest_at=latest_at,
         touches=tuple(Touch(*t) for t in touches),
-        older=OlderTouches(older[0], older[1], older[2], tuple(older[3]), older[4])
+        older=OlderTouches(older[0], older[1], older[2], tuple(older[3]), older[4], older[5])
         if older
         else OlderTouches(),
+        name=name,
         stage_marks=tuple(
             StageMark(m[0], m[1], Stage(m[2]), Stage(m[3]) if m[3] else None, m[4]) for m in marks
         ),

@@ -30,7 +30,8 @@ class Contact:
     @property
     def total(self) -> float:
         """The weight of every touch: relative weights never underflow."""
-        return sum(self.weights) + (self.older.count * self.older_weight if self.older else 0)
+        older = self.older
+        return sum(self.weights) + (older.count * self.older_weight if older is not None else 0)
 
     def _pairs(self) -> zip[tuple[float, Touch]]:
         return zip(self.weights, self.touches, strict=True)
@@ -57,16 +58,24 @@ class Contact:
         return total
 
     def outbound_share(self) -> float:
-        """The share of the touches kept one by one that we started."""
-        if not self.weights:
-            return 0.0
-        return 1 - sum(
-            w for w, t in zip(self.weights, self.touches, strict=True) if t.theirs
-        ) / sum(self.weights)
+        """The weighted share of the touches (summed ones too) that we started."""
+        total = self.total
+        return 1 - self.theirs() / total if total > 0 else 0.0
 
-    def recent(self, now: float, window_days: float) -> int:
-        """How many touches fall in the last `window_days`."""
-        return sum(1 for t in self.touches if now - t.at <= window_days * DAY)
+    def recent(self, now: float, window_days: float) -> tuple[int, bool]:
+        """How many touches fall in the last `window_days`, and whether that is exact.
+
+        Summed touches are known by count and their first and last instants only: when the
+        window holds all of them they count exactly; when it holds only some, at least one.
+        """
+        start = now - window_days * DAY
+        count = sum(1 for t in self.touches if t.at >= start)
+        older = self.older
+        if older is None or older.latest_at < start:
+            return count, True
+        if older.earliest_at >= start:
+            return count + older.count, True
+        return count + 1, False
 
 
 def contact_at(state: HealthState, now: float, policy: HealthPolicy) -> Contact:
@@ -75,9 +84,16 @@ def contact_at(state: HealthState, now: float, policy: HealthPolicy) -> Contact:
     older = state.older if state.older.count and state.older.latest_at <= now else None
     last_at = touches[-1].at if touches else (older.latest_at if older else None)
     half_life = policy.half_life_days * DAY
-    weights = [math.pow(2.0, (t.at - last_at) / half_life) for t in touches] if last_at else []
+    # `is not None`: a touch at 1970-01-01T00:00:00Z is at 0.0, and weighs like any other
+    weights = (
+        [math.pow(2.0, (t.at - last_at) / half_life) for t in touches]
+        if last_at is not None
+        else []
+    )
     older_weight = (
-        math.pow(2.0, (older.latest_at - last_at) / half_life) if older and last_at else 0
+        math.pow(2.0, (older.latest_at - last_at) / half_life)
+        if older is not None and last_at is not None
+        else 0
     )
     return Contact(last_at, touches, weights, older, older_weight)
 

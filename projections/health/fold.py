@@ -47,6 +47,7 @@ class OlderTouches:
     sentiment_milli: int = 0
     kinds: tuple[int, ...] = (0,) * len(INTERACTION_KINDS)
     latest_at: float = -math.inf
+    earliest_at: float = math.inf
 
     def plus(self, touch: Touch) -> OlderTouches:
         """These touches and one more."""
@@ -58,6 +59,7 @@ class OlderTouches:
             sentiment_milli=self.sentiment_milli + round(touch.sentiment * 1000),
             kinds=tuple(kinds),
             latest_at=max(self.latest_at, touch.at),
+            earliest_at=min(self.earliest_at, touch.at),
         )
 
 
@@ -74,6 +76,7 @@ class HealthState:
     touches: tuple[Touch, ...] = ()
     older: OlderTouches = OlderTouches()
     stage_marks: tuple[StageMark, ...] = ()
+    name: str | None = None  # the counterpart's, from the same (latest) handshake as the owner
 
     @property
     def last_touch_at(self) -> float | None:
@@ -91,6 +94,7 @@ def apply(
     if state is None:
         state = HealthState(relationship_id=event.subject)
     owner, owner_mark, purpose_mark = state.owner, state.owner_mark, state.purpose_mark
+    name = state.name
     touches, older, marks = state.touches, state.older, state.stage_marks
     mark = (at, event.id)
     if isinstance(event, InteractionRecorded):
@@ -104,6 +108,7 @@ def apply(
     elif isinstance(event, ConnectionMade):
         if later(mark, owner_mark):
             owner, owner_mark = event.data.owner, mark
+            name = event.data.counterpart.name
         if event.data.purpose and later(mark, purpose_mark):
             purpose_mark = mark
     elif isinstance(event, PurposeSet) and later(mark, purpose_mark):
@@ -119,6 +124,7 @@ def apply(
         touches,
         older,
         marks,
+        name,
     )
 
 

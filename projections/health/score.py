@@ -34,6 +34,7 @@ class HealthReport:
     owner: str | None
     last_interaction_at: datetime | None
     next_touch_due: datetime | None
+    name: str | None = None
 
     def reply(self) -> dict[str, Any]:
         """JSON-ready fields of the reply."""
@@ -48,6 +49,7 @@ class HealthReport:
             "next_touch_due": _iso(self.next_touch_due),
             "stage": self.stage.value,
             "owner": self.owner,
+            "name": self.name,
             "as_of": _iso(self.as_of),
         }
 
@@ -109,6 +111,7 @@ def assess(state: HealthState, as_of: datetime, policy: HealthPolicy = POLICY) -
         owner=state.owner,
         last_interaction_at=_at(last_at),
         next_touch_due=_at(due),
+        name=state.name,
     )
 
 
@@ -124,7 +127,7 @@ class Situation:
     due: float | None
     in_stage_days: float
     expected_stage_days: float | None
-    recent: int
+    recent: tuple[int, bool]  # touches in the last WINDOW_DAYS, and whether exactly that many
     outbound_share: float
     has_purpose: bool
 
@@ -132,6 +135,9 @@ class Situation:
 def explain(situation: Situation, policy: HealthPolicy = POLICY) -> tuple[list[str], list[str]]:
     """Reasons in plain words, the weightiest shortfall first, and machine-readable flags."""
     s = situation
+    if s.stage == Stage.CLOSED:
+        # nothing is expected of a closed relationship: no cadence, no touch, no purpose
+        return ["the relationship is closed"], ["closed"]
     weighed: list[tuple[float, str]] = []
     flags: list[str] = []
 
@@ -158,10 +164,7 @@ def explain(situation: Situation, policy: HealthPolicy = POLICY) -> tuple[list[s
         )
     if s.last_at is not None:
         weighed.extend(_contact_shortfalls(s, flags, shortfall))
-    if s.stage == Stage.CLOSED:
-        flags.append("closed")
-        weighed.append((shortfall("momentum"), "the relationship is closed"))
-    elif s.expected_stage_days is not None and s.components["momentum"] < 0.6:
+    if s.expected_stage_days is not None and s.components["momentum"] < 0.6:
         flags.append("stalled")
         weighed.append(
             (
@@ -191,7 +194,7 @@ def _contact_shortfalls(
         weighed.append(
             (
                 shortfall("frequency"),
-                f"{_touches(s.recent)} in the last {WINDOW_DAYS} days; {s.stage.value} wants one "
+                f"{_touches(*s.recent)} in the last {WINDOW_DAYS} days; {s.stage.value} wants one "
                 f"every {s.cadence:g} days",
             )
         )
@@ -213,7 +216,9 @@ def _contact_shortfalls(
     return weighed
 
 
-def _touches(count: int) -> str:
+def _touches(count: int, exact: bool = True) -> str:
+    if not exact:
+        return f"only {count} or more touches"
     return {0: "no touches", 1: "only 1 touch"}.get(count, f"only {count} touches")
 
 

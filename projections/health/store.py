@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from projections.health import codec
 from projections.health.score import touch_due
-from projections.store_base import SqliteStore
+from projections.store_base import SqliteStore, owner_filter
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -69,8 +69,9 @@ class HealthStore(SqliteStore["HealthState"]):
         where: list[str] = ["1=1"]
         params: list[object] = []
         if owner is not None:
-            where.append("owner = ?")
-            params.append(owner)
+            clause, values = owner_filter(owner)
+            where.append(clause)
+            params.extend(values)
         if due_before is not None:
             where.append("next_due < ?")
             params.append(due_before)

@@ -127,10 +127,10 @@ def apply(context: PartnerContext | None, event: Event, seq: int = 0) -> Partner
     health_state = health.apply(context.health if context else None, event)
     if context is None:
         context = PartnerContext(event.subject, health=health_state)
-    owner, capacity, purpose = context.owner, context.capacity, context.purpose
+    # the owner of the latest handshake by (time, id): health's, the one rule of projections.latest
+    owner, capacity, purpose = health_state.owner, context.capacity, context.purpose
     mark = (event.time.timestamp(), event.id)
     if isinstance(event, ConnectionMade):
-        owner = event.data.owner
         if event.data.purpose and later(mark, purpose.mark if purpose else None):
             purpose = Purpose(event.data.purpose, None, *mark)
     elif isinstance(event, PurposeSet):

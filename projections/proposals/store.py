@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from projections.proposals import codec
-from projections.store_base import SqliteStore, placeholders
+from projections.store_base import SqliteStore, owner_filter, placeholders
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -77,8 +77,9 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
             where.append("relationship_id = ?")
             params.append(relationship_id)
         if owner is not None:
-            where.append("owner = ?")
-            params.append(owner)
+            clause, values = owner_filter(owner)
+            where.append(clause)
+            params.extend(values)
         sql = (
             "SELECT relationship_id, proposal_id FROM proposals "
             f"WHERE {' AND '.join(where)} ORDER BY opened_at LIMIT ?"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from events import FUNNEL, LEVEL, ORDER, ConnectionMade, Stage, StageChanged
 from events.stages import TRANSITIONS, transition_key
 from events.timeline import step
+from projections.latest import Mark, later
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -32,6 +33,8 @@ class StageView:
     reached: frozenset[Stage]
     opened_at: datetime
     rejected_changes: int = 0
+    # (time, id) of the handshake that named the owner and counterpart: the latest one wins
+    owner_mark: Mark | None = None
 
     def reply(self) -> dict[str, Any]:
         """The contract's `stage.get` reply fields."""
@@ -55,11 +58,15 @@ def apply(view: StageView | None, event: Event, seq: int = 0) -> StageView:
         if isinstance(event, ConnectionMade):
             return view
     if isinstance(event, ConnectionMade):
+        mark = (event.time.timestamp(), event.id)
+        if not later(mark, view.owner_mark):  # an older handshake, arriving late
+            return replace(view, implicit=False) if view.implicit else view
         return replace(
             view,
             owner=event.data.owner,
             counterpart=event.data.counterpart.model_dump(mode="json", exclude_none=True),
             implicit=False,
+            owner_mark=mark,
         )
     if isinstance(event, StageChanged):
         stage, verdict = step(view.stage, event.data)
@@ -78,10 +85,11 @@ def up_to(stage: Stage) -> frozenset[Stage]:
 
 def _open(event: Event) -> StageView:
     """A relationship begins at `connection`; implicitly when its first event is not a handshake."""
-    owner, counterpart = None, None
+    owner, counterpart, mark = None, None, None
     if isinstance(event, ConnectionMade):
         owner = event.data.owner
         counterpart = event.data.counterpart.model_dump(mode="json", exclude_none=True)
+        mark = (event.time.timestamp(), event.id)
     return StageView(
         relationship_id=event.subject,
         stage=Stage.CONNECTION,
@@ -91,6 +99,7 @@ def _open(event: Event) -> StageView:
         implicit=owner is None,
         reached=frozenset({Stage.CONNECTION}),
         opened_at=event.time,
+        owner_mark=mark,
     )
 
 

@@ -22,6 +22,7 @@ from events.replies import (
     HealthList,
     HealthReply,
     HistoryPage,
+    OwnersReply,
     ProposalsReply,
     StageList,
     StageReply,
@@ -66,12 +67,19 @@ LISTING = (
         "relationships due for a touch before this instant, most overdue first (`health.list`)",
     ),
     OWNER,
+    text(
+        StageListQuery,
+        "q",
+        "words to find, each as the start of a word of the counterpart's name, "
+        "organization, email or tags (`stage.list`)",
+    ),
     LIMIT,
     CURSOR,
     MIN_SEQ,
     WAIT_MS,
 )
 FUNNEL = (OWNER, MIN_SEQ, WAIT_MS)
+OWNERS = (MIN_SEQ, WAIT_MS)
 PROPOSALS = (
     text(ProposalsQuery, "status", "`pending` (drafted or submitted), one status, or `all`"),
     OWNER,
@@ -194,9 +202,10 @@ async def get_events(request: Request) -> Response:
 
 @router.get(
     "/relationships",
-    summary="List relationships by stage, band, owner or due date",
-    description="By `stage`, `level` or `owner` this is `stage.list`; by `band` or "
-    "`due_before` it is `health.list` (the two kinds of filter do not mix).",
+    summary="Find and list relationships: by words (`q`), stage, band, owner or due date",
+    description="By `q`, `stage`, `level` or `owner` this is `stage.list`; by `band` or "
+    "`due_before` it is `health.list` (the two kinds of filter do not mix). An owner is "
+    "matched by email, or by the name before the @ (`maria` matches `maria@example.com`).",
     openapi_extra=documented(*LISTING),
     response_model=None,
     responses=replies(
@@ -207,8 +216,8 @@ async def list_relationships(request: Request) -> Response:
     """`stage.list` for stage/level/owner filters; `health.list` when band or due_before is set."""
     query = read_query(request, LISTING)
     if "band" in query or "due_before" in query:
-        if "stage" in query or "level" in query:
-            raise BadParameter("filter by stage/level or by band/due_before, not both")
+        if "stage" in query or "level" in query or "q" in query:
+            raise BadParameter("filter by q/stage/level or by band/due_before, not both")
         return await ask(request, "health", "list", query)
     return await ask(request, "stage", "list", query)
 
@@ -223,6 +232,18 @@ async def list_relationships(request: Request) -> Response:
 async def get_funnel(request: Request) -> Response:
     """The contract's `stage.funnel`."""
     return await ask(request, "stage", "funnel", read_query(request, FUNNEL))
+
+
+@router.get(
+    "/owners",
+    summary="Who holds relationships, and how many each",
+    openapi_extra=documented(*OWNERS),
+    response_model=None,
+    responses=replies(OwnersReply, "`stage.owners`", READ_ERRORS),
+)
+async def get_owners(request: Request) -> Response:
+    """`stage.owners`: every owner with their count, in order."""
+    return await ask(request, "stage", "owners", read_query(request, OWNERS))
 
 
 @router.get(

@@ -40,9 +40,9 @@ class ProjectionSpec(Generic[StoreT]):
     version: int = 1
 
 
-STAGE = ProjectionSpec("stage", stage.apply, StageStore, stage_queries.routes, version=2)
-HEALTH = ProjectionSpec("health", health.apply, HealthStore, health_queries.routes, version=2)
+STAGE = ProjectionSpec("stage", stage.apply, StageStore, stage_queries.routes, version=3)
+HEALTH = ProjectionSpec("health", health.apply, HealthStore, health_queries.routes, version=3)
 PROPOSALS = ProjectionSpec(
-    "proposals", proposals.apply, ProposalsStore, proposals_queries.routes, version=3
+    "proposals", proposals.apply, ProposalsStore, proposals_queries.routes, version=4
 )
 SPECS: dict[str, ProjectionSpec[Any]] = {spec.name: spec for spec in (STAGE, HEALTH, PROPOSALS)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from events import Stage
 from events.queries import HealthListQuery, HealthSummaryQuery, RelationshipQuery
 from projections.health import fold as health
 from projections.health.policy import BANDS
@@ -63,7 +64,10 @@ def routes(context: Context[HealthStore]) -> list[Route]:
                 scanned += 1
                 after = (due or 0.0, rel) if due_before is not None else rel
                 report = assess(state, as_of).reply()
-                if query.band is None or report["band"] == query.band:
+                # a closed relationship is in no band: nothing is expected of it any more
+                if query.band is None or (
+                    report["band"] == query.band and report["stage"] != "closed"
+                ):
                     items.append(report)
                 if len(items) == query.limit:
                     more = more or index < len(rows) - 1
@@ -75,18 +79,24 @@ def routes(context: Context[HealthStore]) -> list[Route]:
         # relationships opened after it are left out, and the rest scored with what was known.
         as_of = query.as_of or datetime.now(UTC)
         bands = {name: 0 for _, name in BANDS}
+        closed = 0
         after: str | None = None
         while True:
             rows = await context.store.scan(owner=query.owner, after=after, limit=SCAN_CHUNK)
             for _, _, state in rows:
                 if state.opened_at <= as_of.timestamp():
-                    bands[assess(state, as_of).band] += 1
+                    report = assess(state, as_of)
+                    if report.stage == Stage.CLOSED:  # in no band
+                        closed += 1
+                    else:
+                        bands[report.band] += 1
             if len(rows) < SCAN_CHUNK:
                 break
             after = rows[-1][0]
         return {
             "bands": bands,
             "total": sum(bands.values()),
+            "closed": closed,
             "owner": query.owner,
             "as_of": as_of.isoformat(),
         }
@@ -114,4 +124,5 @@ def merge_list(query: HealthListQuery, replies: list[dict[str, Any]]) -> dict[st
 def merge_summary(query: HealthSummaryQuery, replies: list[dict[str, Any]]) -> dict[str, Any]:
     """Partition band counts added up."""
     bands = {name: sum(reply["bands"].get(name, 0) for reply in replies) for _, name in BANDS}
-    return {**replies[0], "bands": bands, "total": sum(bands.values())}
+    closed = sum(reply.get("closed", 0) for reply in replies)
+    return {**replies[0], "bands": bands, "total": sum(bands.values()), "closed": closed}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from events.queries import FunnelQuery, RelationshipQuery, StageListQuery
+from events.queries import FunnelQuery, OwnersQuery, RelationshipQuery, StageListQuery
 from events.subjects import AUDIT_SUBJECT
 from projections.audit import audit
 from projections.stage import fold as stage
@@ -46,6 +46,7 @@ def routes(context: Context[StageStore]) -> list[Route]:
             stage=query.stage.value if query.stage else None,
             level=query.level.value if query.level else None,
             owner=query.owner,
+            q=query.q,
             after=after,
             limit=query.limit + 1,
         )
@@ -69,6 +70,9 @@ def routes(context: Context[StageStore]) -> list[Route]:
         reply["events_read"] = result.events
         return reply
 
+    async def owners(query: OwnersQuery) -> dict[str, Any]:
+        return {"owners": await context.store.owners()}
+
     async def funnel(query: FunnelQuery) -> dict[str, Any]:
         reply = await context.store.funnel(query.owner)
         reply["owner"] = query.owner
@@ -78,6 +82,7 @@ def routes(context: Context[StageStore]) -> list[Route]:
         Route("get", RelationshipQuery, get),
         Route("list", StageListQuery, list_, merge=merge_list),
         Route("funnel", FunnelQuery, funnel, merge=merge_funnel_replies),
+        Route("owners", OwnersQuery, owners, merge=merge_owners),
         Route("audit", RelationshipQuery, audit_, subject=AUDIT_SUBJECT),
     ]
 
@@ -94,3 +99,12 @@ def merge_list(query: StageListQuery, replies: list[dict[str, Any]]) -> dict[str
 def merge_funnel_replies(query: FunnelQuery, replies: list[dict[str, Any]]) -> dict[str, Any]:
     """Partition funnels added up."""
     return {**merge_funnel(replies), "owner": query.owner}
+
+
+def merge_owners(query: OwnersQuery, replies: list[dict[str, Any]]) -> dict[str, Any]:
+    """Partition counts added up, owners in order."""
+    totals: dict[str, int] = {}
+    for reply in replies:
+        for owner, count in reply["owners"].items():
+            totals[owner] = totals.get(owner, 0) + count
+    return {"owners": dict(sorted(totals.items()))}

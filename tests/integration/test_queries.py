@@ -216,3 +216,24 @@ async def test_replicas_share_the_queries_through_the_queue_group(
     assert {r["stage"] for r in replies} == {"engagement"}
     assert replica.answers.latency.get("get")  # the replica answered some of them ...
     assert services["stage"].answers.latency.get("get")  # ... and the first instance the others
+
+
+@pytest.mark.usefixtures("services")
+async def test_a_closed_relationship_is_in_no_band_never_due_and_says_only_that(nc: NATS) -> None:
+    for rel in ("open", "shut"):
+        await publish(nc, event("connection.made", rel, days=0))
+    last = await publish(
+        nc, event("stage.changed", "shut", {"to": "closed", "reason": "moved on"}, days=1)
+    )
+    later = (BASE_TIME + timedelta(days=400)).isoformat()  # both long silent
+    shut = await ask(nc, "health.get", relationship_id="shut", as_of=later, min_seq=last)
+    assert shut["reasons"] == ["the relationship is closed"]
+    assert shut["next_touch_due"] is None
+    for band in ("thriving", "healthy", "cooling", "at-risk", "dormant"):
+        listed = await ask(nc, "health.list", band=band, as_of=later)
+        assert "shut" not in [item["relationship_id"] for item in listed["items"]], band
+    due = await ask(nc, "health.list", due_before=later, as_of=later)
+    assert [item["relationship_id"] for item in due["items"]] == ["open"]
+    summary = await ask(nc, "health.summary", as_of=later)
+    assert summary["closed"] == 1
+    assert summary["total"] == 1
