@@ -5,10 +5,8 @@ worded `field: problem`.
 from __future__ import annotations
 
 import hashlib
-import os
-import time
 from datetime import UTC, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 import pytest
@@ -32,26 +30,7 @@ from events.subjects import (
 )
 from tests.factories import event
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
 INTERACTION = "rapport.ev.r.interaction.recorded"
-
-
-@pytest.fixture
-def far_east_zone() -> Iterator[None]:
-    """The machine's local zone at UTC+14: what is written must still be UTC."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "RAP-14"  # POSIX: 14 hours east of UTC
-    time.tzset()
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
 
 
 # -- writing an envelope ------------------------------------------------------------------------

@@ -7,8 +7,6 @@ nothing is computed by calling back into the code under test.
 from __future__ import annotations
 
 import math
-import os
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -36,7 +34,7 @@ from projections.health.score import Situation, assess, explain, touch_due
 from tests.factories import BASE_TIME, event
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
 T0 = BASE_TIME.timestamp()  # 2026-01-05T09:00:00Z
 
@@ -64,22 +62,6 @@ def fold(
         state = fold_one(state, parse_event(orjson.dumps(envelope)))
     assert state is not None
     return state
-
-
-@pytest.fixture
-def far_east_zone() -> Iterator[None]:
-    """The machine's local zone at UTC+14: dates must still be UTC dates."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "RAP-14"  # POSIX: 14 hours east of UTC
-    time.tzset()
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
 
 
 # -- the numbers of the README's tables ---------------------------------------------------------

@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import orjson
 import pytest
 
-from events import parse_event
 from events.proposal_rules import check
 from projections.proposals import codec
 from projections.proposals.fold import (
@@ -17,21 +15,13 @@ from projections.proposals.fold import (
     Proposal,
     Purpose,
     Rejection,
-    apply,
 )
 from tests.factories import BASE_TIME, event
+from tests.folding import fold_context as fold
 
 
 def at(days: float) -> datetime:
     return BASE_TIME + timedelta(days=days)
-
-
-def fold(*envelopes: dict[str, Any]) -> PartnerContext:
-    context = None
-    for seq, envelope in enumerate(envelopes, start=1):
-        context = apply(context, parse_event(orjson.dumps(envelope)), seq)
-    assert context is not None
-    return context
 
 
 def proposal_event(what: str, day: float = 0, pid: str = "p-1", **data: Any) -> dict[str, Any]:

@@ -5,18 +5,14 @@ timing 15 %, goals 20 %, with reasons weightiest shortfall first. Scores are wor
 from __future__ import annotations
 
 import math
-import os
-import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from events import Stage, parse_event
-from projections.proposals.fold import PartnerContext, Proposal, apply
+from events import Stage
 from projections.proposals.readiness import (
     CAPACITY_FIT,
     STAGE_FIT,
@@ -26,21 +22,14 @@ from projections.proposals.readiness import (
     readiness,
 )
 from tests.factories import BASE_TIME, event
+from tests.folding import fold_context as fold
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from projections.proposals.fold import PartnerContext, Proposal
 
 
 def at(days: float) -> datetime:
     return BASE_TIME + timedelta(days=days)
-
-
-def fold(*envelopes: dict[str, Any]) -> PartnerContext:
-    context = None
-    for seq, envelope in enumerate(envelopes, start=1):
-        context = apply(context, parse_event(orjson.dumps(envelope)), seq)
-    assert context is not None
-    return context
 
 
 def only(context: PartnerContext) -> Proposal:
@@ -72,22 +61,6 @@ HEALTH_20 = (
     "relationship health is 20 (at-risk): "
     "no interactions recorded yet; awareness expects a touch every 10 days"
 )
-
-
-@pytest.fixture
-def far_east_zone() -> Iterator[None]:
-    """The machine's local zone at UTC+14: dates compared must still be UTC dates."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "RAP-14"  # POSIX: 14 hours east of UTC
-    time.tzset()
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
 
 
 def test_weights_are_the_readme_shares_and_sum_to_one() -> None:

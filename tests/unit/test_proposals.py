@@ -5,22 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import orjson
 import pytest
 
-from events import Stage, parse_event
+from events import Stage
 from projections.proposals import codec
-from projections.proposals.fold import PartnerContext, apply
 from projections.proposals.readiness import age_days, readiness, stage_on
 from tests.factories import BASE_TIME, event
-
-
-def fold(*envelopes: dict[str, Any]) -> PartnerContext:
-    context = None
-    for seq, envelope in enumerate(envelopes, start=1):
-        context = apply(context, parse_event(orjson.dumps(envelope)), seq)
-    assert context is not None
-    return context
+from tests.folding import fold_context as fold
 
 
 def drafted(pid: str = "p-1", **data: Any) -> dict[str, Any]:
