@@ -37,6 +37,7 @@ import httpx
 import nats
 import orjson
 
+from benchmarks import pipeline
 from benchmarks.soak import rss_mb
 from benchmarks.workload import Workload, generate
 from events.subjects import ping_subject, query_subject
@@ -49,6 +50,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from nats.aio.client import Client as NATS
+
+
+HTTP_RATE = 1000  # requests a second: the load the HTTP latency target is set at
+DASHBOARD_PAGES = 200  # requests of each dashboard page (4 workers)
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ class Options:
     clients: int = 20
     query_seconds: float = 10.0
     workdir: Path | None = None
+    indicative: bool = False  # a short run: warm-up dominates, its ratios only indicate
 
     @classmethod
     def quick(cls) -> Options:
@@ -74,6 +80,7 @@ class Options:
             baseline_events=2_000,
             ingest_events=10_000,
             query_seconds=2.0,
+            indicative=True,
         )
 
 
@@ -286,9 +293,16 @@ async def run(options: Options, say: Callable[[str], None]) -> dict[str, Any]:
             result.update(await replays(server.url, root, say))
         finally:
             server.stop()
-        result.update(await end_to_end_and_queries(workload, options, root, say))
+        shares = pipeline.write_shares(workload, options.publishers, root / "shares")
+        result.update(await raw_pipeline(n, shares, root, say))
+        result.update(await end_to_end_and_queries(workload, shares, options, root, say))
         result.update(await ingest(workload, options, root, say))
         result["ratios"] = ratios(result)
+        if options.indicative:
+            result["ratios_note"] = (
+                f"indicative only: {n:,} events is a short run where warm-up dominates the "
+                "raw limits; run `rapport bench` without --quick for figures to compare"
+            )
         return result
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -298,7 +312,8 @@ async def baselines(
     url: str, n: int, options: Options, root: Path, say: Callable[[str], None]
 ) -> dict[str, Any]:
     """The raw limits on the whole stream; the slow alternatives on its first events."""
-    from benchmarks.baselines import faststream_default, raw_fetch_ack, raw_ordered
+    from benchmarks.baseline_faststream import faststream_default
+    from benchmarks.baseline_raw import raw_fetch_ack, raw_ordered
 
     say("baseline: raw pull consumer, fetch + ack")
     fetch_ack = await raw_fetch_ack(url, n)
@@ -314,9 +329,14 @@ async def baselines(
         "baseline_sample_events": sample,
     }
     try:
-        from benchmarks.baselines import eventsourcing_peer
-    except ImportError:  # the peer needs the test extra (`eventsourcing`)
+        from benchmarks.baseline_eventsourcing import eventsourcing_peer
+    except ImportError:  # the peer's library comes with the test extra
+        say(
+            "baseline: eventsourcing peer skipped: its library is not installed "
+            "(pip install -e '.[test]' brings it)"
+        )
         figures["eventsourcing_eps"] = None
+        figures["skipped"] = ["eventsourcing peer: pip install -e '.[test]' brings its library"]
         return figures
     say(f"baseline: eventsourcing peer on {sample:,} events")
     peer = await eventsourcing_peer(url, sample, root / "eventsourcing")
@@ -364,8 +384,34 @@ async def replays(url: str, root: Path, say: Callable[[str], None]) -> dict[str,
     return {"replay_eps": figures}
 
 
+async def raw_pipeline(
+    n: int, shares: list[Path], root: Path, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """Fresh server; the publisher processes while three raw consumer processes read it all."""
+    server = await start_server(root / "nats-c")
+    names = [f"raw-{name}" for name in PROJECTIONS]
+    readers = pipeline.consumers(server.url, n, names)
+    writers = pipeline.publishers(server.url, shares)
+    say(f"baseline: raw pipeline, {len(shares)} publishers and {len(names)} raw consumers")
+    try:
+        await readers.ready()
+        await writers.ready()
+        started = min(readers.go(), writers.go())
+        finished = max(report["done"] for report in await readers.done())
+        await writers.done()
+    finally:
+        readers.stop()
+        writers.stop()
+        server.stop()
+    return {"raw_pipeline_eps": round(n / (finished - started))}
+
+
 async def end_to_end_and_queries(
-    workload: Workload, options: Options, root: Path, say: Callable[[str], None]
+    workload: Workload,
+    shares: list[Path],
+    options: Options,
+    root: Path,
+    say: Callable[[str], None],
 ) -> dict[str, Any]:
     """Fresh server; three projectors running while the events are published; then queries."""
     server = await start_server(root / "nats-b")
@@ -380,17 +426,24 @@ async def end_to_end_and_queries(
                 if service.process.poll() is not None:
                     raise RuntimeError(f"service {service.name} exited")
                 await asyncio.sleep(0.05)
-        say("end to end: publishing while the three projectors run")
-        started = time.perf_counter()
-        publishing = asyncio.create_task(publish(server.url, workload, options.publishers))
-        caught = await wait_caught_up(nc, services, workload.size)
-        await publishing
+        say(f"end to end: {options.publishers} publisher processes while the projectors run")
+        crew = pipeline.publishers(server.url, shares)
+        try:
+            await crew.ready()
+            started = time.perf_counter()
+            crew.go()
+            caught = await wait_caught_up(nc, services, workload.size)
+            await crew.done()
+        finally:
+            crew.stop()
         finished = max(done for _, done in caught.values())
         figures["e2e_eps"] = round(workload.size / (finished - started))
         gateway = Service("gateway", server.url, data, http_port)
         services.append(gateway)
         say("query latency over NATS and HTTP")
         figures["query_ms"] = await queries(nc, workload, http_port, options)
+        say("HTTP and dashboard from outside (wrk, hey)")
+        figures.update(await from_outside(workload, http_port, options, say))
         for service in services:
             service.sample()
         figures["rss_mb"] = {s.name: round(s.peak_rss, 1) for s in services}
@@ -401,6 +454,47 @@ async def end_to_end_and_queries(
             service.stop()
         server.stop()
     return figures
+
+
+async def from_outside(
+    workload: Workload, http_port: int, options: Options, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """The HTTP API and the dashboard measured by compiled load generators (`wrk`, `hey`)."""
+    from benchmarks import http_load
+
+    base = f"http://127.0.0.1:{http_port}"
+    rng = random.Random(options.seed + 1)
+    ids = [f"r{rng.randrange(workload.relationships)}" for _ in range(1000)]
+    seconds = max(2.0, options.query_seconds)
+    try:
+        busiest = await http_load.saturation(
+            base, [f"/v1/relationships/{rel}" for rel in ids], seconds
+        )
+        steady = await http_load.at_rate(f"{base}/v1/relationships/{ids[0]}", HTTP_RATE, seconds)
+        overview = await http_load.pages(f"{base}/", DASHBOARD_PAGES)
+        page = await http_load.pages(f"{base}/relationships/{ids[1]}", DASHBOARD_PAGES)
+    except http_load.NoLoadGenerator as exc:
+        say(f"HTTP from outside skipped: {exc}")
+        return {"http": None, "dashboard": None, "skipped_http": str(exc)}
+    return {
+        "http": {
+            "route": "GET /v1/relationships/{id}",
+            "rps": busiest.rps,  # saturated: wrk, 20 connections, random ids
+            "p50_ms": steady.p50_ms,  # at HTTP_RATE requests a second (hey)
+            "p99_ms": steady.p99_ms,
+            "at_rps": HTTP_RATE,
+            "saturated_p50_ms": busiest.p50_ms,
+            "saturated_p99_ms": busiest.p99_ms,
+            "errors": busiest.errors + steady.errors,
+        },
+        "dashboard": {
+            "overview_p50_ms": overview.p50_ms,
+            "overview_p99_ms": overview.p99_ms,
+            "relationship_p50_ms": page.p50_ms,
+            "relationship_p99_ms": page.p99_ms,
+            "errors": overview.errors + page.errors,
+        },
+    }
 
 
 async def queries(
@@ -527,6 +621,7 @@ def ratios(result: dict[str, Any]) -> dict[str, float | None]:
         return round(a / b, 2) if a and b else None
 
     return {
+        "e2e_vs_raw_pipeline": ratio(result.get("e2e_eps"), result.get("raw_pipeline_eps")),
         "live_vs_raw": ratio(live, result["raw_fetch_ack_eps"]),
         "replay_vs_ordered": ratio(replay, result["raw_ordered_eps"]),
         "vs_faststream_default": ratio(

@@ -71,6 +71,25 @@ def table(result: dict[str, Any]) -> Table:
         p99 = q[key.replace("p50", "p99")]
         out.add_row(f"query p50 / p99, NATS ({clients} clients)", f"{q[key]} / {p99} ms")
     out.add_row("query p50 / p99, HTTP (20 clients)", f"{q['http_p50']} / {q['http_p99']} ms")
+    http = result.get("http")
+    if http:
+        out.add_row(
+            "HTTP GET /v1/relationships/{id} (wrk, 20 connections)", f"{http['rps']:,} req/s"
+        )
+        out.add_row(
+            f"HTTP p50 / p99 at {http['at_rps']:,} req/s (hey)",
+            f"{http['p50_ms']} / {http['p99_ms']} ms",
+        )
+    board = result.get("dashboard")
+    if board:
+        out.add_row(
+            "dashboard overview p50 / p99 (hey)",
+            f"{board['overview_p50_ms']} / {board['overview_p99_ms']} ms",
+        )
+        out.add_row(
+            "dashboard relationship page p50 / p99 (hey)",
+            f"{board['relationship_p50_ms']} / {board['relationship_p99_ms']} ms",
+        )
     out.add_row("validated ingest, batches of 1 000", f"{result['ingest_eps']:,} ev/s")
     out.add_row(
         "validated ingest, JetStream's window only", f"{result['ingest_eps_window_only']:,} ev/s"
@@ -79,6 +98,11 @@ def table(result: dict[str, Any]) -> Table:
         out.add_row(f"peak RSS {name}", f"{mb} MB")
     for name, mb in result["store_mb"].items():
         out.add_row(f"store {name}", f"{mb} MB")
+    indicative = " (indicative)" if "ratios_note" in result else ""
     for name, value in result["ratios"].items():
-        out.add_row(f"ratio {name}", "-" if value is None else f"{value}")
+        out.add_row(f"ratio {name}{indicative}", "-" if value is None else f"{value}")
+    if indicative:
+        out.caption = result["ratios_note"]
+    for skipped in result.get("skipped", []):
+        out.add_row("skipped", skipped)
     return out

@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 REQUIRED = {
     "events", "relationships", "publish_eps", "e2e_eps", "projector_eps", "replay_eps",
     "raw_fetch_ack_eps", "raw_ordered_eps", "faststream_default_eps", "eventsourcing_eps",
-    "query_ms", "rss_mb", "ratios",
+    "query_ms", "rss_mb", "ratios", "raw_pipeline_eps", "http", "dashboard",
 }  # fmt: skip
 
 
-def test_bench_quick_reports_every_figure() -> None:
+def test_bench_quick_reports_every_figure(tmp_path: Path) -> None:
+    # as after the README's first command: the peer baseline's library is not installed
+    missing = tmp_path / "eventsourcing"
+    missing.mkdir()
+    (missing / "__init__.py").write_text("raise ImportError('not installed')\n")
     result = subprocess.run(
         [sys.executable, "-m", "services", "bench", "--quick", "--json"],
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
     )
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(result.stdout)
@@ -31,9 +41,21 @@ def test_bench_quick_reports_every_figure() -> None:
         assert figures["rss_mb"][name] > 0
     assert set(figures["query_ms"]) >= {"nats_p50", "nats_p99", "http_p50", "http_p99"}
     assert set(figures["ratios"]) == {
-        "live_vs_raw", "replay_vs_ordered", "vs_faststream_default", "vs_eventsourcing",
-        "ingest_identity_vs_window_only",
+        "e2e_vs_raw_pipeline", "live_vs_raw", "replay_vs_ordered", "vs_faststream_default",
+        "vs_eventsourcing", "ingest_identity_vs_window_only",
     }  # fmt: skip
+    assert figures["raw_pipeline_eps"] > 0
+    # from outside, by wrk and hey (Debian packages; .ci/run installs them)
+    assert set(figures["http"]) >= {"rps", "p50_ms", "p99_ms"}
+    assert figures["http"]["rps"] > 0
+    assert figures["http"]["errors"] == 0
+    assert set(figures["dashboard"]) >= {
+        "overview_p50_ms", "overview_p99_ms", "relationship_p50_ms", "relationship_p99_ms"
+    }  # fmt: skip
+    assert figures["dashboard"]["errors"] == 0
     assert figures["ingest_eps"] > 0
     assert figures["ingest_eps_window_only"] > 0
     assert figures["ratios"]["vs_faststream_default"] > 1
+    assert figures["eventsourcing_eps"] is None
+    assert figures["skipped"] == ["eventsourcing peer: pip install -e '.[test]' brings its library"]
+    assert figures["ratios_note"].startswith("indicative only: 20,000 events")
