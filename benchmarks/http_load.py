@@ -83,22 +83,25 @@ def parse_wrk(text: str) -> Load:
 
 
 def parse_hey(text: str) -> Load:
-    """The figures of `hey` output."""
-    percent = dict(re.findall(r"^\s+(50|99)%+ in ([\d.]+) secs", text, re.MULTILINE))
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
-    codes = {
-        int(code): int(count) for code, count in re.findall(r"\[(\d{3})\]\s+(\d+) responses", text)
-    }
-    failed = re.findall(r"\[(\d+)\]\s+Get ", text)  # the error distribution
-    if rps is None or set(percent) != {"50", "99"}:
-        raise RuntimeError(f"hey said something unexpected: {text[-500:]}")
+    """The figures of `hey -o csv` output: one row per response (its own summary rounds the
+    percentiles of few samples to 0)."""
+    rows = [line.split(",") for line in text.splitlines()[1:] if line.count(",") == 7]
+    if not rows:
+        raise RuntimeError(f"hey answered no request: {text[-500:]}")
+    latencies = sorted(float(row[0]) * 1000 for row in rows)
+    span = max(float(row[7]) + float(row[0]) for row in rows)
     return Load(
-        rps=round(float(rps.group(1)), 1),
-        p50_ms=round(float(percent["50"]) * 1000, 2),
-        p99_ms=round(float(percent["99"]) * 1000, 2),
-        requests=sum(codes.values()),
-        errors=sum(n for code, n in codes.items() if code >= 400) + sum(map(int, failed)),
+        rps=round(len(rows) / span, 1) if span else 0.0,
+        p50_ms=round(percentile(latencies, 0.50), 2),
+        p99_ms=round(percentile(latencies, 0.99), 2),
+        requests=len(rows),
+        errors=sum(1 for row in rows if int(row[6]) >= 400),
     )
+
+
+def percentile(ordered: list[float], share: float) -> float:
+    """The nearest-rank percentile of sorted samples."""
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
 
 async def saturation(base: str, paths: list[str], seconds: float) -> Load:
@@ -126,14 +129,16 @@ async def at_rate(url: str, rate: int, seconds: float) -> Load:
     hey = _tool("hey")
     per_worker = max(1, rate // WORKERS)
     text = await _run(
-        hey, "-z", f"{seconds:g}s", "-c", str(WORKERS), "-q", str(per_worker), url,
+        hey, "-z", f"{seconds:g}s", "-c", str(WORKERS), "-q", str(per_worker), "-o", "csv", url,
         within=seconds + 60,
     )  # fmt: skip
     return parse_hey(text)
 
 
-async def pages(url: str, count: int, workers: int = 4) -> Load:
-    """`count` requests of one page with a few workers (`hey`): a page's own latency."""
+async def pages(url: str, seconds: float, workers: int = 4) -> Load:
+    """One page asked by a few workers for `seconds` (`hey`): the page's own latency."""
     hey = _tool("hey")
-    text = await _run(hey, "-n", str(count), "-c", str(workers), url, within=600)
+    text = await _run(
+        hey, "-z", f"{seconds:g}s", "-c", str(workers), "-o", "csv", url, within=seconds + 120
+    )
     return parse_hey(text)

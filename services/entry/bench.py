@@ -58,6 +58,10 @@ def table(result: dict[str, Any]) -> Table:
         out.add_row(f"projector {name}, live", f"{eps:,} ev/s")
     for name, eps in result["replay_eps"].items():
         out.add_row(f"replay {name}", f"{eps:,} ev/s")
+    out.add_row("replay all (three processes at once)", f"{result['replay_all_eps']:,} ev/s")
+    out.add_row(
+        "raw pipeline (publishers + 3 raw consumers)", f"{result['raw_pipeline_eps']:,} ev/s"
+    )
     out.add_row("raw pull fetch + ack (the limit)", f"{result['raw_fetch_ack_eps']:,} ev/s")
     out.add_row("raw ordered consumer, read only", f"{result['raw_ordered_eps']:,} ev/s")
     out.add_row("FastStream per-message default", f"{result['faststream_default_eps']:,} ev/s")
