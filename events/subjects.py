@@ -8,6 +8,9 @@ EVENTS_PREFIX = "rapport.ev"
 EVENTS_FILTER = "rapport.ev.>"
 DLQ_PREFIX = "rapport.dlq"
 DLQ_FILTER = "rapport.dlq.>"
+NOTICES_STREAM = "RAPPORT_NOTICES"
+NOTICES_PREFIX = "rapport.notice"
+NOTICES_FILTER = "rapport.notice.>"
 INGEST_SUBJECT = "rapport.ingest"
 AUDIT_SUBJECT = "rapport.q.audit"  # the contract's subject: the stage service answers it
 IDENTITY_SUBJECT = "rapport.q.identity.lookup"  # every projection answers it (one queue group)
@@ -69,6 +72,23 @@ def dlq_subject(origin: str, seq: int) -> str:
 def dlq_filter(origin: str) -> str:
     """Subject filter of every dead letter of `origin`."""
     return f"{DLQ_PREFIX}.{origin}.>"
+
+
+def notice_subject(relationship_id: str, kind: str) -> str:
+    """Subject a notice is published under: `rapport.notice.<relationship_id>.<kind>`."""
+    return f"{NOTICES_PREFIX}.{relationship_id}.{kind}"
+
+
+def notice_filter(relationship_id: str | None = None, kind: str | None = None) -> str:
+    """Subject filter of the notices of one relationship, one kind, both, or all."""
+    if kind is None:
+        return f"{NOTICES_PREFIX}.{relationship_id}.>" if relationship_id else NOTICES_FILTER
+    return notice_subject(relationship_id or "*", kind)
+
+
+def webhooks_subject(verb: str) -> str:
+    """Subject the webhooks service answers a request on: `rapport.ctl.webhooks.<verb>`."""
+    return f"{CONTROL_PREFIX}.webhooks.{verb}"
 
 
 def ping_subject(service: str) -> str:

@@ -10,6 +10,7 @@ about to fold, go through another (WAL lets them run while the writer commits).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import os
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from events.reading import FirstCopy
 
 NewId = tuple[str, int, bytes]  # (event id, stream sequence, digest) of a first stored copy
+OutboxRow = tuple[str, str, bytes]  # (notice id, subject, CloudEvent JSON) of a notice to publish
 S = TypeVar("S")
 
 COMMON_TABLES = (
@@ -33,6 +35,10 @@ COMMON_TABLES = (
         key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS event_ids (
         event_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, digest BLOB NOT NULL) WITHOUT ROWID""",
+    # notices committed with the batch that caused them, published after (services.notices)
+    """CREATE TABLE IF NOT EXISTS notice_outbox (
+        n INTEGER PRIMARY KEY, notice_id TEXT NOT NULL UNIQUE, subject TEXT NOT NULL,
+        body BLOB NOT NULL)""",
 )
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -46,6 +52,11 @@ READER_CACHE = "PRAGMA cache_size=-16384"
 POINT_CACHE = "PRAGMA cache_size=-4096"
 # The point connection reads on the event loop: it may wait for a lock only briefly.
 POINT_BUSY = "PRAGMA busy_timeout=200"
+OUTBOX_INSERT = "INSERT OR IGNORE INTO notice_outbox (notice_id, subject, body) VALUES (?,?,?)"
+META_UPSERT = (
+    "INSERT INTO rapport_meta (key, value) VALUES (?, ?) "
+    "ON CONFLICT(key) DO UPDATE SET value=excluded.value"
+)
 SQLITE_MAX_VARS = 900  # well under every SQLite build's limit on bound parameters
 
 
@@ -84,6 +95,8 @@ class SqliteStore(Generic[S]):
         self._point: sqlite3.Connection | None = None
         self._cache: OrderedDict[str, S] = OrderedDict()
         self._cache_size = cache_size
+        # one transaction at a time on the writer: the projector's and the notice outbox's
+        self.write_lock = asyncio.Lock()
 
     async def open(self) -> None:
         """Open (and create) the store: readable by its owner only (it holds names, emails)."""
@@ -201,8 +214,26 @@ class SqliteStore(Generic[S]):
         seq: int,
         new_ids: Sequence[NewId],
         dead_letters: int = 0,
+        notices: Sequence[OutboxRow] = (),
     ) -> None:
-        """Write changed states, new event ids, the dead-letter count and the checkpoint at once."""
+        """Write changed states, new event ids, the dead-letter count, the notices this batch
+        brought (to publish once committed) and the checkpoint at once."""
+        async with self.write_lock:
+            await self._commit(changes, seq, new_ids, dead_letters, notices)
+        for key, (_, state) in changes.items():
+            self._cache[key] = state
+            self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    async def _commit(
+        self,
+        changes: Mapping[str, tuple[S | None, S]],
+        seq: int,
+        new_ids: Sequence[NewId],
+        dead_letters: int,
+        notices: Sequence[OutboxRow],
+    ) -> None:
         writer = self.writer
         await writer.execute("BEGIN IMMEDIATE")
         try:
@@ -219,6 +250,8 @@ class SqliteStore(Generic[S]):
                     "ON CONFLICT(key) DO UPDATE SET value=CAST(value AS INTEGER) + ?",
                     (str(dead_letters), dead_letters),
                 )
+            if notices:
+                await writer.executemany(OUTBOX_INSERT, notices)
             await writer.execute(
                 "INSERT INTO rapport_meta (key, value) VALUES ('checkpoint', ?) "
                 "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
@@ -229,11 +262,38 @@ class SqliteStore(Generic[S]):
             if writer.in_transaction:  # a failed COMMIT (e.g. a full disk) has rolled back
                 await writer.execute("ROLLBACK")
             raise
-        for key, (_, state) in changes.items():
-            self._cache[key] = state
-            self._cache.move_to_end(key)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+
+    # -- the notice outbox: written with a batch (or a due touch), published after ----------
+
+    async def add_notices(self, notices: Sequence[OutboxRow], meta: Mapping[str, str]) -> None:
+        """Put notices in the outbox and record `meta` (e.g. a watermark) in one transaction."""
+        async with self.write_lock:
+            writer = self.writer
+            await writer.execute("BEGIN IMMEDIATE")
+            try:
+                if notices:
+                    await writer.executemany(OUTBOX_INSERT, notices)
+                await writer.executemany(META_UPSERT, list(meta.items()))
+                await writer.execute("COMMIT")
+            except BaseException:
+                if writer.in_transaction:
+                    await writer.execute("ROLLBACK")
+                raise
+
+    async def unsent_notices(self, limit: int) -> list[tuple[int, OutboxRow]]:
+        """The oldest notices not yet published: (outbox number, (id, subject, body))."""
+        sql = "SELECT n, notice_id, subject, body FROM notice_outbox ORDER BY n LIMIT ?"
+        async with self.reader.execute(sql, (limit,)) as cursor:
+            rows = await cursor.fetchall()
+        return [(n, (notice_id, subject, bytes(body))) for n, notice_id, subject, body in rows]
+
+    async def notices_sent(self, numbers: Sequence[int]) -> None:
+        """Forget notices JetStream has acknowledged."""
+        async with self.write_lock:
+            for part in chunked(list(numbers)):
+                await self.writer.execute(
+                    f"DELETE FROM notice_outbox WHERE n IN ({placeholders(len(part))})", part
+                )
 
     async def read_states(
         self, table: str, keys: Sequence[str], decode: Callable[[str, bytes], S]

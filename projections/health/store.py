@@ -91,3 +91,24 @@ class HealthStore(SqliteStore["HealthState"]):
         async with self.reader.execute(sql, [*params, limit]) as cursor:
             rows = await cursor.fetchall()
         return [(rel, due, codec.decode(rel, blob)) for rel, due, blob in rows]
+
+    # -- touches falling due (the health service's scheduler) --------------------------------
+
+    async def due_between(
+        self, after: tuple[float, str], upto: float, limit: int
+    ) -> list[tuple[str, float, HealthState]]:
+        """Relationships due after `after` (due, id) and at or before `upto`, in that order."""
+        sql = (
+            "SELECT relationship_id, next_due, state FROM health_view "
+            "WHERE (next_due, relationship_id) > (?, ?) AND next_due <= ? "
+            "ORDER BY next_due, relationship_id LIMIT ?"
+        )
+        async with self.reader.execute(sql, (*after, upto, limit)) as cursor:
+            rows = await cursor.fetchall()
+        return [(rel, due, codec.decode(rel, blob)) for rel, due, blob in rows]
+
+    async def next_due_after(self, after: float) -> float | None:
+        """The earliest due instant after `after`, if any."""
+        sql = "SELECT MIN(next_due) FROM health_view WHERE next_due > ?"
+        row = await self.read_one(sql, (after,))
+        return None if row is None or row[0] is None else float(row[0])

@@ -26,14 +26,18 @@ Instances = Annotated[
 
 @admin_app.command("streams")
 def streams(nats_url: NatsUrl = None, data_dir: DataDir = None) -> None:
-    """Create RAPPORT_EVENTS and RAPPORT_DLQ if missing; check them if they exist."""
+    """Create RAPPORT_EVENTS, RAPPORT_DLQ and RAPPORT_NOTICES if missing; else check them."""
     settings = load_settings(nats_url=nats_url, data_dir=data_dir)
 
     async def go() -> None:
         nc = await connect(settings, "admin", retry_forever=False)
         try:  # a conflict (StreamConflict) is said in words by `run`
             reports = await ensure_streams(
-                nc.jetstream(), settings.replicas, settings.duplicate_window, create=True
+                nc.jetstream(),
+                settings.replicas,
+                settings.duplicate_window,
+                create=True,
+                notice_days=settings.notice_days,
             )
         finally:
             await nc.close()

@@ -10,11 +10,23 @@ import typer
 from rich.table import Table
 
 from events.subjects import AUDIT_SUBJECT
-from services.cli.common import DataDir, NatsUrl, app, console, fail, load_settings, run
-from services.cli.queries import AsOfOption, Json, emit_json, query
+from services.cli.asking import ask_on, connected, emit_json, names_of, run_query
+from services.cli.common import (
+    AsOfOption,
+    DataDir,
+    Json,
+    NatsUrl,
+    app,
+    console,
+    fail,
+    load_settings,
+    run,
+)
+from services.cli.tables import Wide, short_column, table, text_column
 from services.config.settings import Settings
 
 CSV_COLUMNS = ("seq", "time", "from", "to", "accepted", "flags", "reason", "actor", "source")
+Format = Literal["table", "json", "csv"]
 
 
 @app.command()
@@ -22,50 +34,69 @@ def audit(
     relationship_id: Annotated[str, typer.Argument(help="relationship id")],
     as_of: AsOfOption = None,
     output: Annotated[
-        Literal["table", "json", "csv"], typer.Option("--format", help="table, json or csv")
+        Format, typer.Option("--format", help="table, json or csv (--json: json)")
     ] = "table",
+    wide: Wide = False,
+    as_json: Json = False,
     nats_url: NatsUrl = None,
     data_dir: DataDir = None,
 ) -> None:
     """Every stage change of a relationship: verdict, flags, who and why (as of an instant)."""
     settings = load_settings(nats_url=nats_url, data_dir=data_dir)
     request = {"relationship_id": relationship_id, "as_of": as_of}
-    reply = query(settings, "stage", "audit", request, subject=AUDIT_SUBJECT)
-    if output == "json":
+    reply, name = run_query(_audit(settings, request))
+    if as_json or output == "json":
         emit_json(reply)
-        return
-    if output == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(CSV_COLUMNS)
-        for change in reply["changes"]:
-            row = {**change, "flags": " ".join(change["flags"])}
-            writer.writerow(
-                [row.get(column) if row.get(column) is not None else "" for column in CSV_COLUMNS]
-            )
-        typer.echo(buffer.getvalue(), nl=False)
-        return
-    when = f" as of {reply['as_of']}" if reply.get("as_of") else ""
-    table = Table(
-        "seq", "time", "from → to", "verdict", "flags", "reason", "actor / source",
-        title=f"{relationship_id}: now {reply['stage']}{when}",
-    )  # fmt: skip
-    for change in reply["changes"]:
-        verdict = "[green]accepted[/]" if change["accepted"] else "[red]rejected[/]"
-        if not change["accepted"] and change.get("rejected_because"):
-            verdict += f"\n[dim]{change['rejected_because']}[/]"
-        table.add_row(
-            str(change["seq"]),
-            change["time"][:19].replace("T", " "),
-            f"{change['from']} → {change['to']}",
-            verdict,
-            " ".join(change["flags"]) or "-",
-            change.get("reason") or "-",
-            f"{change.get('actor') or '-'} / {change['source']}",
+    elif output == "csv":
+        typer.echo(audit_csv(reply["changes"]), nl=False)
+    else:
+        when = f" as of {reply['as_of']}" if reply.get("as_of") else ""
+        title = f"{relationship_id} {name or ''}: now {reply['stage']}{when}"
+        console.print(audit_table(reply["changes"], title, wide))
+        if not reply["changes"]:
+            console.print("No stage changes recorded: it is still at its opening stage.")
+
+
+async def _audit(settings: Settings, request: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The audit of a relationship and its counterpart's name."""
+    async with connected(settings) as nc:
+        reply = await ask_on(nc, settings, "stage", "audit", request, subject=AUDIT_SUBJECT)
+        names = await names_of(nc, settings, [request["relationship_id"]])
+    return reply, names.get(request["relationship_id"])
+
+
+def audit_csv(changes: list[dict[str, Any]]) -> str:
+    """The stage changes as CSV with a header row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for change in changes:
+        row = {**change, "flags": " ".join(change["flags"])}
+        writer.writerow(
+            [row.get(column) if row.get(column) is not None else "" for column in CSV_COLUMNS]
         )
-    console.print(table)
-    if not reply["changes"]:
-        console.print("No stage changes recorded: the relationship is still at its opening stage.")
+    return buffer.getvalue()
+
+
+def audit_table(changes: list[dict[str, Any]], title: str, wide: bool) -> Table:
+    """Stage changes: when, from → to, the verdict with its flags, and the reason."""
+    columns = [short_column("seq"), short_column("time" if wide else "day")]
+    columns += [text_column("change"), text_column("verdict")]
+    if wide:
+        columns.append(text_column("actor / source"))
+    rows = table(*columns, text_column("reason", ratio=2), title=title)
+    for change in changes:
+        verdict = "[green]accepted[/]" if change["accepted"] else "[red]rejected[/]"
+        if change["flags"]:
+            verdict += "\n[dim]" + " ".join(change["flags"]) + "[/]"
+        if not change["accepted"] and change.get("rejected_because") and wide:
+            verdict += f"\n[dim]{change['rejected_because']}[/]"
+        when = change["time"][:19].replace("T", " ") if wide else change["time"][:10]
+        cells = [str(change["seq"]), when, f"{change['from']} → {change['to']}", verdict]
+        if wide:
+            cells.append(f"{change.get('actor') or '-'} / {change['source']}")
+        rows.add_row(*cells, change.get("reason") or "-")
+    return rows
 
 
 async def _history(settings: Settings, relationship_id: str) -> list[dict[str, Any]]:
@@ -99,6 +130,7 @@ def _summary(event: dict[str, Any]) -> str:
 @app.command()
 def history(
     relationship_id: Annotated[str, typer.Argument(help="relationship id")],
+    wide: Wide = False,
     as_json: Json = False,
     nats_url: NatsUrl = None,
     data_dir: DataDir = None,
@@ -111,20 +143,21 @@ def history(
     if as_json:
         emit_json({"relationship_id": relationship_id, "items": items})
         return
-    table = Table("seq", "time", "type", "actor / source", "data", title=relationship_id)
+    columns = [short_column("seq"), text_column("time"), text_column("type")]
+    if wide:
+        columns.append(text_column("actor / source"))
+    rows = table(*columns, text_column("data", ratio=2), title=relationship_id)
     for item in items:
         event = item["event"]
         if event is None:
-            table.add_row(str(item["seq"]), "-", "[red]unreadable[/]", "-", item["error"][:80])
+            cells = [str(item["seq"]), "-", "[red]unreadable[/]"] + ["-"] * wide
+            rows.add_row(*cells, item["error"][:160])
             continue
         kind = event["type"].removeprefix("rapport.")
         if "upcast_from" in item:
             kind += f" [dim](stored as v{item['upcast_from']})[/]"
-        table.add_row(
-            str(item["seq"]),
-            event["time"][:19].replace("T", " "),
-            kind,
-            f"{event.get('actor') or '-'} / {event['source']}",
-            _summary(event),
-        )
-    console.print(table)
+        cells = [str(item["seq"]), event["time"][:19].replace("T", " "), kind]
+        if wide:
+            cells.append(f"{event.get('actor') or '-'} / {event['source']}")
+        rows.add_row(*cells, _summary(event))
+    console.print(rows)

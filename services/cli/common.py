@@ -50,6 +50,12 @@ HttpPort = Annotated[
     int | None,
     typer.Option("--http-port", envvar="RAPPORT_HTTP_PORT", help="default: 8080"),
 ]
+Json = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+Owner = Annotated[str | None, typer.Option("--owner", help="only this owner's relationships")]
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", help="RFC 3339 instant (default: now)", show_default=False)
+]
+Limit = Annotated[int, typer.Option("--limit", min=1, max=1000, help="rows to show")]
 NatsPort = Annotated[
     int | None,
     typer.Option("--nats-port", envvar="RAPPORT_NATS_PORT", help="Embedded NATS port [4222]"),

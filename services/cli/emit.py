@@ -17,6 +17,8 @@ from rich.table import Table
 from events import EVENT_TYPES
 from events.envelope import new_envelope
 from services.cli.common import DataDir, NatsUrl, app, console, fail, load_settings, run
+from services.cli.find import exists
+from services.cli.writing import caught_up
 from services.ingest.body import BodyError, split_body
 from services.ingest.client import IngestUnavailable, request_ingest
 
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 # A request stays well under NATS's default 1 MiB payload limit and the ingest body limit.
 MAX_REQUEST_BYTES = 512 * 1024
+OPENING = "rapport.connection.made"  # the one event that may open a relationship by itself
 
 
 def parse_assignment(text: str) -> tuple[list[str], Any]:
@@ -189,6 +192,10 @@ def emit(
     source: Annotated[str, typer.Option("--source")] = "rapport-cli",
     actor: Annotated[str | None, typer.Option("--actor", help="default: $USER")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=1000)] = 500,
+    open_new: Annotated[
+        bool,
+        typer.Option("--new", help="the id is new: let this event open it (with no name)"),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the reply as JSON")] = False,
     nats_url: NatsUrl = None,
     data_dir: DataDir = None,
@@ -219,7 +226,9 @@ def emit(
         source=source,
         actor=actor or getpass.getuser(),
     )
-    reply = run(_emit_one(settings, event))
+    # only a handshake names who is on the other side: anything else would open a ghost
+    must_exist = event["type"] != OPENING and not open_new
+    reply = run(_emit_one(settings, event, must_exist))
     if as_json:
         console.print_json(orjson.dumps(reply).decode())
     elif reply.get("accepted"):
@@ -232,12 +241,22 @@ def emit(
         raise typer.Exit(1)
 
 
-async def _emit_one(settings: Settings, event: dict[str, Any]) -> dict[str, Any]:
+async def _emit_one(settings: Settings, event: dict[str, Any], must_exist: bool) -> dict[str, Any]:
     from services.nats.connection import connect
 
     nc = await connect(settings, "emit", retry_forever=False)
     try:
-        return await request_ingest(nc, orjson.dumps(event), settings.publish_timeout * 2)
+        if must_exist and await exists(nc, settings, event["subject"]) is None:
+            fail(
+                f"--rel: there is no relationship {event['subject']} yet, and this event would "
+                "open one without a name. Open it with `rapport new NAME` (or "
+                "`rapport emit connection.made`), or add --new to open it with this event"
+            )
+        reply = await request_ingest(nc, orjson.dumps(event), settings.publish_timeout * 2)
+        if event["type"] == OPENING and reply.get("accepted"):
+            # the next command may write to it at once: let the stage projection know it first
+            await caught_up(nc, settings, "stage", reply["accepted"][0]["seq"])
+        return reply
     except IngestUnavailable as exc:
         fail(str(exc))
     finally:

@@ -1,27 +1,55 @@
-"""`rapport show|list|funnel|due|proposals`: the projections as Rich tables (or `--json`)."""
+"""`rapport show|list|funnel|due|proposals`: the projections as tables (or `--json`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any, get_args
 
-import orjson
 import typer
 from rich.panel import Panel
 from rich.table import Table
 
 from events.queries import Band
 from events.stages import Stage
-from events.subjects import query_subject
-from services.cli.common import DataDir, NatsUrl, app, console, fail, load_settings, run
-from services.config.failures import Failure
+from services.cli.advice import first_to_fix, why
+from services.cli.asking import (
+    ask_on,
+    connected,
+    emit_json,
+    listing,
+    names_of,
+    owners_of,
+    query,
+    run_query,
+)
+from services.cli.common import (
+    AsOfOption,
+    DataDir,
+    Json,
+    Limit,
+    NatsUrl,
+    Owner,
+    app,
+    console,
+    fail,
+    load_settings,
+)
+from services.cli.tables import (
+    Wide,
+    day,
+    holds,
+    id_column,
+    name_column,
+    name_of,
+    owner_column,
+    owner_text,
+    owners_hint,
+    short_column,
+    table,
+    text_column,
+)
 from services.config.settings import Settings
 
-Json = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
-Owner = Annotated[str | None, typer.Option("--owner", help="only this owner's relationships")]
-AsOfOption = Annotated[
-    str | None, typer.Option("--as-of", help="RFC 3339 instant (default: now)", show_default=False)
-]
 BANDS: tuple[str, ...] = get_args(Band)
 BAND_STYLE = {
     "thriving": "bold green",
@@ -32,56 +60,7 @@ BAND_STYLE = {
 }
 
 
-class QueryFailed(Failure):
-    """A query came back with an error or not at all."""
-
-
-async def ask(
-    settings: Settings,
-    projection: str,
-    name: str,
-    payload: dict[str, Any],
-    subject: str | None = None,
-) -> Any:
-    """One query to a projection service, through the one `ask`; errors become messages."""
-    from services.nats.connection import connect
-    from services.queries.ask import ask as ask_projection
-
-    subject = subject or query_subject(projection, name)
-    nc = await connect(settings, "cli", retry_forever=False)
-    try:
-        answer = await ask_projection(nc, subject, payload, within=settings.request_timeout * 2)
-    finally:
-        await nc.close()
-    if answer.ok:
-        return answer.data
-    if answer.data is None:  # nobody answered
-        raise QueryFailed(f"{answer.problem}; is `rapport up` running?")
-    raise QueryFailed(f"{answer.code}: {answer.problem}")
-
-
-def query(
-    settings: Settings,
-    projection: str,
-    name: str,
-    payload: dict[str, Any],
-    subject: str | None = None,
-) -> Any:
-    """`ask`, run to completion, failing the command with the reason."""
-    try:
-        return run(ask(settings, projection, name, payload, subject))
-    except QueryFailed as exc:
-        fail(str(exc))
-
-
-def emit_json(payload: Any) -> None:
-    """Print JSON for scripts."""
-    console.print_json(orjson.dumps(payload).decode())
-
-
-def day(value: str | None) -> str:
-    """A timestamp as a calendar day (or a dash)."""
-    return value[:10] if value else "-"
+WHO_WIDTH = 24  # the name and title of a proposal's partner, in the compact layout
 
 
 def score_text(item: dict[str, Any]) -> str:
@@ -132,8 +111,9 @@ def list_(
     stage: Annotated[Stage | None, typer.Option("--stage", help="only this stage")] = None,
     band: Annotated[str | None, typer.Option("--band", help="thriving … dormant")] = None,
     owner: Owner = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
+    limit: Limit = 50,
     cursor: Annotated[str | None, typer.Option("--cursor", help="next page")] = None,
+    wide: Wide = False,
     as_json: Json = False,
     nats_url: NatsUrl = None,
     data_dir: DataDir = None,
@@ -142,55 +122,69 @@ def list_(
     settings = load_settings(nats_url=nats_url, data_dir=data_dir)
     if band is not None and band not in BANDS:
         fail(f"--band: {band!r} is not one of {', '.join(BANDS)}", 2)
+    if band is not None and stage is not None:
+        fail("--stage and --band cannot be combined", 2)
+    page = {"owner": owner, "limit": limit, "cursor": cursor}
     if band is not None:
-        if stage is not None:
-            fail("--stage and --band cannot be combined", 2)
-        reply = query(
-            settings,
-            "health",
-            "list",
-            {"band": band, "owner": owner, "limit": limit, "cursor": cursor},
-        )
-        if as_json:
-            emit_json(reply)
-            return
-        table = Table("relationship", "stage", "owner", "health", "next touch", "why")
-        for item in reply["items"]:
-            table.add_row(
-                item["relationship_id"],
-                item["stage"],
-                item.get("owner") or "-",
-                score_text(item),
-                day(item["next_touch_due"]),
-                (item["reasons"] or [""])[0],
-            )
+        found = run_query(listing(settings, "health", "list", {**page, "band": band}))
+        rows = health_table(found.items, wide)
     else:
-        reply = query(
-            settings,
-            "stage",
-            "list",
-            {
-                "stage": stage.value if stage else None,
-                "owner": owner,
-                "limit": limit,
-                "cursor": cursor,
-            },
+        found = run_query(
+            listing(settings, "stage", "list", {**page, "stage": stage.value if stage else None})
         )
-        if as_json:
-            emit_json(reply)
-            return
-        table = Table("relationship", "counterpart", "stage", "since", "owner")
-        for item in reply["items"]:
-            table.add_row(
-                item["relationship_id"],
-                (item.get("counterpart") or {}).get("name", "-"),
-                item["stage"],
-                day(item["since"]),
-                item.get("owner") or "-",
-            )
-    console.print(table)
-    if reply.get("next_cursor"):
-        console.print(f"[dim]more: --cursor {reply['next_cursor']}[/]")
+        rows = stage_table(found.items, wide)
+    if as_json:
+        emit_json(found.reply)
+        return
+    if found.items:
+        console.print(rows)
+    elif not found.owners:
+        console.print(
+            "No relationships match." if owner or stage or band else "No relationships yet."
+        )
+    next_page = f"next page: --cursor {found.reply.get('next_cursor')}"
+    for line in found.notes("relationships", next_page):
+        console.print(line)
+
+
+def stage_table(items: list[dict[str, Any]], wide: bool) -> Table:
+    """Relationships with their counterpart, stage and owner."""
+    if wide:
+        rows = table(
+            id_column(), name_column(items), text_column("organization"),
+            text_column("email"), short_column("stage"), short_column("since"),
+            text_column("owner"), text_column("tags"),
+        )  # fmt: skip
+    else:
+        owners = owner_column(items, wide=False)
+        rows = table(id_column(), name_column(items), short_column("stage"), owners)
+    for item in items:
+        counterpart = item.get("counterpart") or {}
+        owner = owner_text(item.get("owner"), wide=wide)
+        if wide:
+            rows.add_row(
+                item["relationship_id"], name_of(item), counterpart.get("organization") or "-",
+                counterpart.get("email") or "-", item["stage"], day(item["since"]), owner,
+                ", ".join(counterpart.get("tags") or []) or "-",
+            )  # fmt: skip
+        else:
+            rows.add_row(item["relationship_id"], name_of(item), item["stage"], owner)
+    return rows
+
+
+def health_table(items: list[dict[str, Any]], wide: bool) -> Table:
+    """Relationships with their health and its first reason."""
+    columns = [id_column(), name_column(items), short_column("health")]
+    if wide:
+        columns += [short_column("stage"), text_column("owner"), short_column("next touch")]
+    rows = table(*columns, text_column("why", ratio=2))
+    for item in items:
+        cells = [item["relationship_id"], item.get("name") or "-", score_text(item)]
+        if wide:
+            cells += [item["stage"], owner_text(item.get("owner"), wide=True)]
+            cells.append(day(item["next_touch_due"]))
+        rows.add_row(*cells, why(item))
+    return rows
 
 
 @app.command()
@@ -203,26 +197,27 @@ def funnel(
     if as_json:
         emit_json(reply)
         return
-    table = Table(
+    rows = table(
         "stage", "now", "ever reached", "→ next", title=f"Funnel{' of ' + owner if owner else ''}"
     )
     conversions = list(reply["conversion"].values())
     for index, (stage_name, reached) in enumerate(reply["reached"].items()):
         ratio = conversions[index] if index < len(conversions) else None
-        table.add_row(
+        rows.add_row(
             stage_name,
             str(reply["stages"][stage_name]),
             str(reached),
             f"{ratio:.0%}" if ratio is not None else "-",
         )
-    table.add_row("closed", str(reply["stages"].get("closed", 0)), "-", "-")
-    console.print(table)
+    rows.add_row("closed", str(reply["stages"].get("closed", 0)), "-", "-")
+    console.print(rows)
 
 
 @app.command()
 def due(
     owner: Owner = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 50,
+    limit: Limit = 50,
+    wide: Wide = False,
     as_json: Json = False,
     nats_url: NatsUrl = None,
     data_dir: DataDir = None,
@@ -230,31 +225,27 @@ def due(
     """Who is due for a touch, most overdue first, with the reason."""
     settings = load_settings(nats_url=nats_url, data_dir=data_dir)
     now = datetime.now(UTC)
-    reply = query(
-        settings,
-        "health",
-        "list",
-        {"due_before": now.isoformat(), "owner": owner, "limit": limit},
-    )
+    payload = {"due_before": now.isoformat(), "owner": owner, "limit": limit}
+    found = run_query(listing(settings, "health", "list", payload))
     if as_json:
-        emit_json(reply)
+        emit_json(found.reply)
         return
-    table = Table(
-        "relationship", "owner", "stage", "overdue", "health", "why", title="Due for a touch"
-    )
-    for item in reply["items"]:
-        overdue = now - datetime.fromisoformat(item["next_touch_due"])
-        table.add_row(
-            item["relationship_id"],
-            item.get("owner") or "-",
-            item["stage"],
-            f"{overdue.days} days",
-            score_text(item),
-            (item["reasons"] or [""])[0],
-        )
-    console.print(table)
-    if not reply["items"]:
+    columns = [id_column(), name_column(found.items), short_column("late")]
+    if wide:
+        columns += [short_column("stage"), text_column("owner"), short_column("health")]
+    rows = table(*columns, text_column("why", ratio=2), title="Due for a touch")
+    for item in found.items:
+        late = now - datetime.fromisoformat(item["next_touch_due"])
+        cells = [item["relationship_id"], item.get("name") or "-", f"{late.days}d"]
+        if wide:
+            cells += [item["stage"], owner_text(item.get("owner"), wide=True), score_text(item)]
+        rows.add_row(*cells, why(item))
+    if found.items:
+        console.print(rows)
+    elif not found.owners:
         console.print("Nobody is due: every relationship was touched within its cadence.")
+    for line in found.notes("relationships", f"rapport due --limit {found.enough(limit)}"):
+        console.print(line)
 
 
 @app.command()
@@ -262,29 +253,61 @@ def proposals(
     owner: Owner = None,
     rel: Annotated[str | None, typer.Option("--rel", help="one relationship")] = None,
     status: Annotated[str, typer.Option("--status", help="pending, drafted, … or all")] = "pending",
+    wide: Wide = False,
     as_json: Json = False,
     nats_url: NatsUrl = None,
     data_dir: DataDir = None,
 ) -> None:
     """Partnership proposals with their readiness, most ready first."""
     settings = load_settings(nats_url=nats_url, data_dir=data_dir)
-    reply = query(
-        settings, "proposals", "pending", {"owner": owner, "relationship_id": rel, "status": status}
-    )
+    payload = {"owner": owner, "relationship_id": rel, "status": status}
+    reply, names, owners = run_query(_proposals(settings, payload))
     if as_json:
         emit_json(reply)
         return
-    table = Table(
-        "proposal", "relationship", "title", "status", "age", "readiness", "first thing to fix"
-    )
-    for item in reply["items"]:
-        table.add_row(
-            item["proposal_id"],
-            item["relationship_id"],
-            item["title"],
-            item["status"],
-            f"{item['age_days']}d",
-            str(item["readiness"]["score"]),
-            (item["readiness"]["reasons"] or [""])[0],
+    if not reply["items"]:
+        console.print(
+            owners_hint(owner, owners, "proposals") if owner and owners else "No proposals."
         )
-    console.print(table)
+        return
+    console.print(proposals_table(reply["items"], names, wide))
+
+
+async def _proposals(
+    settings: Settings, payload: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str], dict[str, int] | None]:
+    """The proposals, their counterparts' names, and the owners when an owner has none."""
+    async with connected(settings) as nc:
+        reply = await ask_on(nc, settings, "proposals", "pending", payload)
+        names = await names_of(nc, settings, (i["relationship_id"] for i in reply["items"]))
+        owners = None
+        if payload.get("owner") and not reply["items"]:
+            known = await owners_of(nc, settings)
+            owners = None if holds(payload["owner"], known) else known
+    return reply, names, owners
+
+
+def proposals_table(items: list[dict[str, Any]], names: dict[str, str], wide: bool) -> Table:
+    """Proposals: the whole id, with whom and what, how ready, and the first thing to fix."""
+    columns = [id_column("proposal")]
+    if wide:
+        columns += [
+            id_column("relationship"), text_column("who"), text_column("title"),
+            short_column("status"), short_column("age"), text_column("owner"),
+        ]  # fmt: skip
+    else:
+        columns.append(text_column("with / title", max_width=WHO_WIDTH))
+    rows = table(*columns, short_column("ready"), text_column("first thing to fix"))
+    for item in items:
+        readiness = item["readiness"]
+        who = names.get(item["relationship_id"], "-")
+        if wide:
+            cells = [
+                item["proposal_id"], item["relationship_id"], who, item["title"], item["status"],
+                f"{item['age_days']}d", owner_text(item.get("owner"), wide=True),
+            ]  # fmt: skip
+        else:
+            cells = [item["proposal_id"], f"{who}\n[dim]{item['title']}[/]"]
+        fix = first_to_fix(readiness) or "[green]nothing: ready[/]"
+        rows.add_row(*cells, str(readiness["score"]), fix)
+    return rows

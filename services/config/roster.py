@@ -7,4 +7,4 @@ is the entry point's business (`services/entry/processes.py`).
 from __future__ import annotations
 
 PROJECTIONS: tuple[str, ...] = ("stage", "health", "proposals")
-SERVICES: tuple[str, ...] = (*PROJECTIONS, "ingest", "gateway")
+SERVICES: tuple[str, ...] = (*PROJECTIONS, "ingest", "gateway", "webhooks")

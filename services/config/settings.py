@@ -45,6 +45,51 @@ class Settings(BaseSettings):
         "JetStream's duplicate window is stored again (what `rapport bench` compares against)",
     )
     partition: int = Field(0, ge=0, le=63, description="which share this replica owns")
+    owner: str | None = Field(
+        None,
+        min_length=1,
+        max_length=256,
+        description="who you are, for the CLI's `rapport today`, `new`, `import` (an email)",
+    )
+
+    # -- notices and webhooks (docs/notices.md) ---------------------------------------------
+    notice_days: float = Field(
+        7.0, gt=0, le=3650, description="how long RAPPORT_NOTICES keeps a notice, in days"
+    )
+    notice_tick: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="seconds between the health service's looks for touches "
+        "falling due (it also wakes at the next due instant it knows of)",
+    )
+    publish_notices: bool = Field(
+        True,
+        description="false on every full replica of a projection but one (each would "
+        "announce the same changes)",
+    )
+    sse_heartbeat: float = Field(
+        15.0, gt=0, le=300, description="seconds between heartbeats on GET /v1/notices"
+    )
+    webhook_timeout: float = Field(10.0, gt=0, le=120, description="seconds a receiver may take")
+    webhook_retry_seconds: float = Field(
+        5.0, gt=0, le=3600, description="wait before the first retry; it doubles with each one"
+    )
+    webhook_retry_max_seconds: float = Field(
+        3600.0, gt=0, le=86_400, description="the longest wait between two attempts"
+    )
+    webhook_give_up_hours: float = Field(
+        24.0,
+        gt=0,
+        le=24 * 30,
+        description="hours after which an undelivered notice is given "
+        "up and its webhook marked failing",
+    )
+    webhook_allow: str | None = Field(
+        None,
+        description="comma-separated hosts, addresses or networks (CIDR) a webhook may "
+        "reach although they are loopback, link-local or cloud metadata (e.g. 127.0.0.1)",
+    )
 
     # -- security -------------------------------------------------------------------------
     api_tokens: str | None = Field(

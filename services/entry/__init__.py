@@ -10,7 +10,23 @@ from __future__ import annotations
 import os
 import sys
 
-from services.cli import admin, audit, demo, emit, queries, tokens  # noqa: F401  (they add commands)
+from services.cli import (  # noqa: F401  (they add commands)
+    admin,
+    audit,
+    config,
+    demo,
+    dlq,
+    emit,
+    exporter,
+    find,
+    importer,
+    notices,
+    people,
+    queries,
+    today,
+    tokens,
+    webhooks,
+)
 from services.cli.common import app
 from services.entry import bench, processes, replay  # noqa: F401  (they add commands)
 

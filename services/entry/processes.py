@@ -86,6 +86,11 @@ async def _run_service(name: str, settings: Settings) -> None:
 
         await serve(IngestService(settings))
         return
+    if name == "webhooks":
+        from services.webhooks.service import WebhooksService
+
+        await serve(WebhooksService(settings))
+        return
     from services.projection.registry import SPECS
     from services.projection.service import ProjectionService
 

@@ -25,6 +25,7 @@ from services.gateway.events import router as events_router
 from services.gateway.healthz import HEALTHZ_RESPONSES, healthz
 from services.gateway.login import login_routes
 from services.gateway.metrics import METRICS_RESPONSES, Metrics
+from services.gateway.notices import router as notices_router
 from services.gateway.openapi import finish
 from services.gateway.queries import router as queries_router
 from services.gateway.sessions import Sessions
@@ -82,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # the dashboard serves /docs from packaged files, not from a CDN
         redirect_slashes=False,  # `/v1/relationships/` is no route: a 404, not a redirect
     )
     app.state.settings = settings
@@ -105,6 +107,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(errors.LastResort)  # outermost: whatever fails inside is answered
     app.include_router(events_router)
     app.include_router(queries_router)
+    app.include_router(notices_router)  # GET /v1/notices (SSE), /v1/webhooks (admin)
     app.include_router(web_router)
     app.add_api_route(
         "/healthz",

@@ -1,7 +1,8 @@
 """No input gives a 500 or FastAPI's `{"detail": ...}`: every error in the contract's shape.
 
 Starlette's own errors (an unknown path, a method the route does not take) and FastAPI's
-validation errors are answered as `{"error": {"code", "message"}}`. A bug is logged with its
+validation errors are answered as `{"error": {"code", "message"}}`, or as a page of the
+dashboard when a browser asks for one outside `/v1/`. A bug is logged with its
 traceback and answered 503 `unavailable` by `LastResort`, the outermost middleware.
 """
 
@@ -14,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
+from services.gateway.dashboard.errorpage import error_page, wants_page
 from services.gateway.params import BadParameter
 from services.gateway.responses import error_response
 
@@ -43,16 +45,23 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
         message = f"{request.method} {path}: method not allowed (allowed: {allowed})"
     else:
         message = str(exc.detail)
+    if wants_page(request):  # a browser outside /v1/ gets a page of the dashboard
+        return error_page(request, exc.status_code, message, headers=exc.headers)
     return error_response(exc.status_code, message, headers=exc.headers)
 
 
 async def validation_error(request: Request, exc: RequestValidationError) -> Response:
     """FastAPI's parameter errors, each as `field: problem`."""
-    return error_response(400, "; ".join(_word(error) for error in exc.errors()))
+    message = "; ".join(_word(error) for error in exc.errors())
+    if wants_page(request):
+        return error_page(request, 400, message)
+    return error_response(400, message)
 
 
 async def bad_parameter(request: Request, exc: BadParameter) -> Response:
     """A query or path parameter the gateway cannot read."""
+    if wants_page(request):
+        return error_page(request, 400, str(exc))
     return error_response(400, str(exc))
 
 

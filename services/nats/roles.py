@@ -1,9 +1,11 @@
 """Who may do what on NATS: one role per kind of client, each with only what it needs.
 
 - `producer` (other systems that write): publish events, ask `rapport.ingest`.
-- `reader` (other systems that read): ask the queries, read the logs (direct gets, stream info).
-- one role per service (`stage`, `health`, `proposals`, `ingest`, `gateway`): its own
-  subscriptions, consumers of its own names, its control subjects, what it asks of others.
+- `reader` (other systems that read): ask the queries, read the logs (direct gets, stream info),
+  follow the notices as they are published.
+- one role per service (`stage`, `health`, `proposals`, `ingest`, `gateway`, `webhooks`): its
+  own subscriptions, consumers of its own names, its control subjects, what it asks of others;
+  a projection publishes only the notices of its own kinds.
 - `admin`: everything, and the only role that creates, changes or deletes a stream.
 
 No role but `admin` may touch a stream's configuration, purge it or delete a message; none but
@@ -18,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from events.notices import kinds_of
 from events.subjects import (
     AUDIT_SUBJECT,
     CONTROL_PREFIX,
@@ -27,8 +30,12 @@ from events.subjects import (
     EVENTS_STREAM,
     IDENTITY_SUBJECT,
     INGEST_SUBJECT,
+    NOTICES_FILTER,
+    NOTICES_STREAM,
     QUERY_PREFIX,
     inbox_prefix,
+    notice_filter,
+    webhooks_subject,
 )
 from services.config.roster import PROJECTIONS
 
@@ -55,28 +62,31 @@ def _inbox(role: str) -> str:
 
 
 def _read_logs() -> tuple[str, ...]:
-    """Reading both streams without a consumer: direct gets and stream info."""
+    """Reading the streams without a consumer: direct gets and stream info."""
     return tuple(
         f"{JS}.{api}.{stream}{suffix}"
-        for stream in (EVENTS_STREAM, DLQ_STREAM)
+        for stream in (EVENTS_STREAM, DLQ_STREAM, NOTICES_STREAM)
         for api, suffix in (("DIRECT.GET", ""), ("DIRECT.GET", ".>"), ("STREAM.INFO", ""))
     )
 
 
-def _consumers(names: Iterable[str]) -> tuple[str, ...]:
+def _consumers(names: Iterable[str], stream: str = EVENTS_STREAM) -> tuple[str, ...]:
     """Creating, reading from, acknowledging and deleting consumers of these names only."""
     allowed: list[str] = []
     for name in names:
         allowed += [
-            f"{JS}.CONSUMER.CREATE.{EVENTS_STREAM}.{name}",
-            f"{JS}.CONSUMER.CREATE.{EVENTS_STREAM}.{name}.>",
-            f"{JS}.CONSUMER.DURABLE.CREATE.{EVENTS_STREAM}.{name}",
-            f"{JS}.CONSUMER.INFO.{EVENTS_STREAM}.{name}",
-            f"{JS}.CONSUMER.DELETE.{EVENTS_STREAM}.{name}",
-            f"{JS}.CONSUMER.MSG.NEXT.{EVENTS_STREAM}.{name}",
-            f"$JS.ACK.{EVENTS_STREAM}.{name}.>",
+            f"{JS}.CONSUMER.CREATE.{stream}.{name}",
+            f"{JS}.CONSUMER.CREATE.{stream}.{name}.>",
+            f"{JS}.CONSUMER.DURABLE.CREATE.{stream}.{name}",
+            f"{JS}.CONSUMER.INFO.{stream}.{name}",
+            f"{JS}.CONSUMER.DELETE.{stream}.{name}",
+            f"{JS}.CONSUMER.MSG.NEXT.{stream}.{name}",
+            f"$JS.ACK.{stream}.{name}.>",
         ]
     return tuple(allowed)
+
+
+WEBHOOKS_CONSUMER = "rapport-webhooks"  # the webhooks service's durable on RAPPORT_NOTICES
 
 
 def consumer_names(projection: str, instance: str) -> tuple[str, ...]:
@@ -100,6 +110,7 @@ def _projection(name: str, instances: Iterable[str]) -> Role:
         *_read_logs(),
         *_consumers(consumers),
         f"{DLQ_PREFIX}.{name}.>",  # its dead letters
+        *(notice_filter(None, kind) for kind in kinds_of(name)),  # its notices, no other's
         f"{QUERY_PREFIX}.{name}.>",  # partitions ask each other
     ]
     return Role(name, tuple(publish), tuple(subscribe), responds=True)
@@ -110,7 +121,11 @@ def roles(instances: Mapping[str, Iterable[str]] | None = None) -> dict[str, Rol
     instances = instances or {}
     found: dict[str, Role] = {
         "producer": Role("producer", (EVENTS_FILTER, INGEST_SUBJECT), (_inbox("producer"),)),
-        "reader": Role("reader", (f"{QUERY_PREFIX}.>", *_read_logs()), (_inbox("reader"),)),
+        "reader": Role(
+            "reader",
+            (f"{QUERY_PREFIX}.>", *_read_logs()),
+            (_inbox("reader"), NOTICES_FILTER),  # notices, as they are published
+        ),
         "admin": Role("admin", (">",), (">",), responds=True),
     }
     for name in PROJECTIONS:
@@ -128,9 +143,17 @@ def roles(instances: Mapping[str, Iterable[str]] | None = None) -> dict[str, Rol
             f"{QUERY_PREFIX}.>",
             INGEST_SUBJECT,
             f"{CONTROL_PREFIX}.*.ping",  # /healthz and /metrics ask every service
+            webhooks_subject(">"),  # administrators manage webhooks over HTTP
             *_read_logs(),
         ),
-        (_inbox("gateway"), f"{CONTROL_PREFIX}.gateway.>"),
+        # GET /v1/notices: woken by notices as they are published, reads them by direct gets
+        (_inbox("gateway"), f"{CONTROL_PREFIX}.gateway.>", NOTICES_FILTER),
+        responds=True,
+    )
+    found["webhooks"] = Role(
+        "webhooks",
+        (f"{JS}.INFO", *_read_logs(), *_consumers([WEBHOOKS_CONSUMER], NOTICES_STREAM)),
+        (_inbox("webhooks"), f"{CONTROL_PREFIX}.webhooks.>"),
         responds=True,
     )
     return found

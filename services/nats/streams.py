@@ -1,4 +1,4 @@
-"""The two JetStream streams of the contract, created idempotently and never silently changed."""
+"""The JetStream streams of the contract, created idempotently and never silently changed."""
 
 from __future__ import annotations
 
@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from events.subjects import DLQ_FILTER, DLQ_STREAM, EVENTS_FILTER, EVENTS_STREAM
+from events.subjects import (
+    DLQ_FILTER,
+    DLQ_STREAM,
+    EVENTS_FILTER,
+    EVENTS_STREAM,
+    NOTICES_FILTER,
+    NOTICES_STREAM,
+)
 from services.config.failures import Failure
 
 if TYPE_CHECKING:
@@ -88,6 +95,35 @@ def dlq_stream(replicas: int = 1, duplicate_window: float = 120.0) -> StreamConf
     )
 
 
+DAY = 86_400.0
+NOTICE_DAYS = 7.0  # how long RAPPORT_NOTICES keeps a notice unless RAPPORT_NOTICE_DAYS says
+# Publishers of notices resend what a crash left unacknowledged (their outbox) when they
+# start again, seconds or minutes later: an hour of ids is remembered to drop those copies.
+NOTICE_DEDUPE = 3600.0
+
+
+def notices_stream(replicas: int = 1, days: float = NOTICE_DAYS) -> StreamConfig:
+    """RAPPORT_NOTICES: what changed that people act on, kept `days` (then dropped, oldest first).
+
+    Not a record: delete and purge are allowed; the projections can say everything again.
+    """
+    max_age = days * DAY
+    return StreamConfig(
+        name=NOTICES_STREAM,
+        description="Rapport: notices of what changed (stage, health band, touch due, decisions)",
+        subjects=[NOTICES_FILTER],
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.OLD,
+        max_age=max_age,
+        max_msgs=-1,
+        max_bytes=-1,
+        num_replicas=replicas,
+        duplicate_window=min(NOTICE_DEDUPE, max_age),
+        allow_direct=True,  # GET /v1/notices reads with direct gets, no consumer per client
+    )
+
+
 # The settings that make the streams what the contract says; others (limits the server
 # fills in, placement) may differ without harm.
 _CHECKED = (
@@ -130,16 +166,19 @@ async def ensure_streams(
     *,
     create: bool = True,
     wait: float = 0.0,
+    notice_days: float | None = None,
 ) -> list[StreamReport]:
     """Create the streams if missing; refuse, naming the differences, if they conflict.
 
     Only an administrator may create a stream: a service (`create=False`) waits up to `wait`
-    seconds for it to appear instead, then says who makes it.
+    seconds for it to appear instead, then says who makes it. Without `notice_days` (a caller
+    that neither publishes nor reads notices) how long notices are kept is not checked.
     """
     reports = []
     wanted_streams = (
         events_stream(replicas, duplicate_window),
         dlq_stream(replicas, duplicate_window),
+        notices_stream(replicas, NOTICE_DAYS if notice_days is None else notice_days),
     )
     for wanted in wanted_streams:
         assert wanted.name is not None
@@ -153,6 +192,8 @@ async def ensure_streams(
                 reports.append(StreamReport(wanted.name, created=True))
                 continue
         problems = differences(wanted, info.config)
+        if wanted.name == NOTICES_STREAM and notice_days is None:
+            problems = [p for p in problems if not p.startswith(("max_age", "duplicate_window"))]
         if problems:
             raise StreamConflict(
                 f"stream {wanted.name} exists with a configuration Rapport cannot use:\n  - "

@@ -8,18 +8,24 @@ SQLite transaction.
 
 A fold refuses an event with `FoldError` only (a dead letter). Anything else it raises is a
 bug: the batch is not committed, and `ProjectionBug` stops the projection, naming the sequence.
+
+A live applier also asks the projection's notice rules what the batch brings (a stage change,
+a band crossing, a decision) and commits those notices with the batch, in its outbox; they are
+published once committed (`services.notices.outbox`). Only events after `notices_after` are
+announced: a store that starts on a log with a history announces none of that history.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from nats.js.errors import NotFoundError
 
 from events.reading import Copy, Dead, Fresh, decode, ids_of, read_in_order
-from events.subjects import DLQ_STREAM, dlq_subject
+from events.subjects import DLQ_STREAM, EVENTS_STREAM, dlq_subject
 from projections.base import FoldError
 from services.projection.partitions import subject_relationship
 
@@ -28,13 +34,17 @@ if TYPE_CHECKING:
 
     from nats.js import JetStreamContext
 
+    from events import Event
+    from events.notices import Notice
     from events.reading import FirstCopy, StoredMessage
     from projections.base import Fold
-    from projections.store_base import NewId, SqliteStore
+    from projections.notices import NoticeRules
+    from projections.store_base import NewId, OutboxRow, SqliteStore
 
 log = logging.getLogger("rapport.projector")
 
 S = TypeVar("S")
+NOTICES_AFTER = "notices_after"  # store meta: the last sequence whose notices are not announced
 
 
 class ProjectionBug(RuntimeError):
@@ -58,6 +68,7 @@ class Prepared(Generic[S]):
     last_seq: int
     applied: int
     copies: int
+    notices: list[OutboxRow] = field(default_factory=list)
 
 
 @dataclass
@@ -89,8 +100,11 @@ class BatchApplier(Generic[S]):
         fold: Fold[S],
         store: SqliteStore[S],
         owns: Callable[[str | None], bool] | None = None,
+        notices: NoticeRules[S] | None = None,
     ) -> None:
         self.js = js
+        self.notices = notices  # None: announce nothing (a rebuild)
+        self.notices_after = 0
         self.owns = owns  # a partition replica folds only the relationships it owns
         self.name = name
         self.fold = fold
@@ -103,7 +117,26 @@ class BatchApplier(Generic[S]):
         """Read the checkpoint the store committed last (and its count of dead letters)."""
         self.applied_seq = await self.store.checkpoint()
         self.stats.dead_lettered = await self.store.dead_lettered()
+        if self.notices is not None:
+            self.notices_after = await self._notices_after()
         return self.applied_seq
+
+    async def _notices_after(self) -> int:
+        """From where this store announces: kept in its meta, decided when it is first live.
+
+        A store used before announces from its checkpoint (it was rebuilt, then swapped in; or
+        it predates notices). A new one on a log with a history announces only what comes
+        after that history: a new replica, a new partition, a store rebuilt for a new fold
+        version never announce the past (the one it replaces did, or it was before notices).
+        """
+        found = await self.store.meta(NOTICES_AFTER, "", reader=False)
+        if found:
+            return int(found)
+        after = self.applied_seq
+        if after == 0:
+            after = (await self.js.stream_info(EVENTS_STREAM)).state.last_seq
+        await self.store.set_meta(NOTICES_AFTER, str(after))
+        return after
 
     async def prepare(self, batch: list[StoredMessage]) -> Prepared[S]:
         """Read, check and fold a batch; nothing is written yet.
@@ -128,6 +161,9 @@ class BatchApplier(Generic[S]):
         working: dict[str, S] = dict(states)
         dead: list[Dead] = []
         applied = copies = 0
+        rules, announced_after = self.notices, self.notices_after
+        notices: list[Notice] = []
+        causes: dict[str, tuple[int, Event]] = {}
         for reading in mine:
             if isinstance(reading, Dead):
                 dead.append(reading)
@@ -148,8 +184,15 @@ class BatchApplier(Generic[S]):
             if updated is not current:
                 before.setdefault(key, states.get(key))
                 working[key] = updated
+            if rules is not None and reading.seq > announced_after:
+                notice = rules.after_event(current, reading.event, reading.seq, updated)
+                if notice is not None:
+                    notices.append(notice)
+                causes[key] = (reading.seq, reading.event)
         new_ids = [(r.event.id, r.seq, r.digest) for r in readings if isinstance(r, Fresh)]
         changes = {key: (before[key], working[key]) for key in before}
+        if rules is not None and causes:
+            notices += rules.after_batch(changes, causes, time.time())
         self._in_flight.append(
             InFlight(
                 batch[-1].seq,
@@ -158,7 +201,8 @@ class BatchApplier(Generic[S]):
             )
         )
         self.stats.other_partitions += len(readings) - len(mine)
-        return Prepared(changes, new_ids, dead, batch[-1].seq, applied, copies)
+        outbox = [(notice.id, notice.subject, notice.body()) for notice in notices]
+        return Prepared(changes, new_ids, dead, batch[-1].seq, applied, copies, outbox)
 
     def _owned(self, subject: str) -> bool:
         return self.owns is None or self.owns(subject_relationship(subject))
@@ -168,7 +212,9 @@ class BatchApplier(Generic[S]):
         for item in prepared.dead:
             await self.dead_letter(item)
         dead = len(prepared.dead)
-        await self.store.commit(prepared.changes, prepared.last_seq, prepared.new_ids, dead)
+        await self.store.commit(
+            prepared.changes, prepared.last_seq, prepared.new_ids, dead, prepared.notices
+        )
         self._in_flight = [b for b in self._in_flight if b.last_seq > prepared.last_seq]
         self.stats.applied += prepared.applied
         self.stats.skipped_duplicate += prepared.copies
@@ -185,6 +231,8 @@ class BatchApplier(Generic[S]):
     def forget_in_flight(self) -> None:
         """Drop what was folded but not committed (after a failure: the store is the truth)."""
         self._in_flight = []
+        if self.notices is not None:
+            self.notices.forget()
 
     async def dead_letter(self, item: Dead) -> bool:
         """Keep what could not be applied, with why, once per projection (True: published now)."""

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from nats.aio.subscription import Subscription
 
     from projections.base import Fold
+    from projections.notices import NoticeRules
     from projections.store_base import SqliteStore
 
 log = logging.getLogger("rapport.projector")
@@ -111,12 +112,16 @@ class Projector(Generic[S]):
         request_expires: float = 5.0,
         acknowledge: bool = True,
         owns: Callable[[str | None], bool] | None = None,
+        notices: NoticeRules[S] | None = None,
+        on_notices: Callable[[], None] | None = None,
     ) -> None:
         self.nc = nc
         self.js = nc.jetstream()
         self.name = name
         self.store = store
-        self.applier = BatchApplier(self.js, name, fold, store, owns)
+        # notices (live projectors only) are committed with their batch; `on_notices` is told
+        self.applier = BatchApplier(self.js, name, fold, store, owns, notices)
+        self.on_notices = on_notices
         self.batch_size = batch_size
         self.stream = stream
         self.subject_filter = subject_filter
@@ -387,6 +392,8 @@ class Projector(Generic[S]):
             await self.applier.commit(prepared)
             self.problem = None
             await self._notify()
+            if prepared.notices and self.on_notices is not None:
+                self.on_notices()  # the outbox has something to publish
         if self.acknowledge:
             # AckPolicy.ALL: acknowledging the last message acknowledges the whole batch.
             await self.nc.publish(last.reply, b"+ACK")

@@ -4,13 +4,17 @@ The projector keeps the store current; the queries answer from the same store (t
 read connection) on `rapport.q.<projection>.<query>` in a queue group, so replicas share the
 load (`answers.py`). A rebuilt store is adopted without a pause (`swap.py`). Every store is
 also an index of event ids: the service answers `rapport.q.identity.lookup` from it.
+The live projector commits the notices a batch brings into the store's outbox; a publisher
+sends them to `RAPPORT_NOTICES` (`services.notices`); the health service also announces
+touches as they fall due.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
+import time
+from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from faststream.nats import NatsMessage  # noqa: TC002  (FastStream resolves it at runtime)
 
@@ -23,8 +27,11 @@ from services.nats.log_reader import DirectReader
 from services.nats.roles import consumer_names
 from services.nats.streams import STREAM_WAIT, ensure_streams
 from services.nats.wire import error_reply
+from services.notices.outbox import OutboxPublisher, carry
+from services.notices.touches import WATERMARK, TouchScheduler
 from services.projection import swap
 from services.projection.answers import Answers
+from services.projection.applier import NOTICES_AFTER
 from services.projection.partitions import partition_of
 from services.projection.projector import Projector
 from services.projection.store_files import (
@@ -41,11 +48,13 @@ if TYPE_CHECKING:
 
     from events.reading import FirstCopy
     from services.config.settings import Settings
+    from services.notices.touches import DueStore
     from services.projection.registry import ProjectionSpec
 
 log = logging.getLogger("rapport.queries")
 
 FIRST_COPIES_WAIT = 1.0  # seconds a log read waits for the projection to catch up with it
+CARRIED = (WATERMARK,)  # store meta a new store takes over from the one it replaces
 StoreT = TypeVar("StoreT", bound=SqliteStore[Any])
 
 
@@ -63,6 +72,9 @@ class ProjectionService(Generic[StoreT]):
         self._projector: Projector[Any] | None = None
         self._lock: IO[bytes] | None = None
         self._swap_lock = asyncio.Lock()
+        self.publisher: OutboxPublisher | None = None
+        self.touches: TouchScheduler | None = None
+        self._started_at = 0.0
         add_ping(self.broker, self)
         routes = [*spec.routes(self), self._identity_route()]
         self.answers = Answers(self.name, settings, routes, lambda: self.projector)
@@ -139,6 +151,7 @@ class ProjectionService(Generic[StoreT]):
     def projector_for(self, store: StoreT, durable: str, *, live: bool) -> Projector[Any]:
         """A projector folding into `store` (live: acknowledging, durable)."""
         assert self._nc is not None
+        announces = live and self.spec.notices is not None and self.settings.publish_notices
         return Projector(
             self._nc,
             self.name,
@@ -148,11 +161,31 @@ class ProjectionService(Generic[StoreT]):
             durable=durable,
             acknowledge=live,
             owns=self.owns if self.settings.partitions > 1 else None,
+            notices=self.spec.notices() if announces and self.spec.notices else None,
+            on_notices=self.publisher.wake if self.publisher is not None else None,
         )
 
     def switch_to(self, store: StoreT, projector: Projector[Any]) -> None:
         """Answer from `store`, kept current by `projector`, from now on (a swap)."""
         self._store, self._projector = store, projector
+
+    async def carry_notices(self, old: StoreT, new: StoreT) -> None:
+        """Hand what `old` has not yet published (and its watermarks) to the store replacing it."""
+        carried = await carry(old, new, CARRIED)
+        if carried:
+            log.info("%s: %d unsent notices carried to %s", self.name, carried, new.path.name)
+        if self.publisher is not None:
+            self.publisher.wake()
+
+    def caught_up(self) -> bool:
+        """The projector has applied everything stored since it started (not catching up)."""
+        projector = self._projector
+        return (
+            projector is not None
+            and projector.caught_up_at >= self._started_at
+            and projector.applied_seq >= projector.taken
+            and projector.stats.stream_pending == 0
+        )
 
     def owns(self, relationship_id: str | None) -> bool:
         """True when this replica's partition holds the relationship."""
@@ -165,6 +198,7 @@ class ProjectionService(Generic[StoreT]):
     async def start(self) -> None:
         """Open the store, resume the projector, start answering."""
         self._lock = lock_projection(self.settings.data_dir, self.name)
+        self._started_at = time.time()
         await self._open_store()
         self._nc = await connect(self.settings, self.name)
         await ensure_streams(
@@ -173,10 +207,25 @@ class ProjectionService(Generic[StoreT]):
             self.settings.duplicate_window,
             create=False,  # only an administrator creates streams
             wait=STREAM_WAIT,
+            notice_days=self.settings.notice_days,
         )
         self._reader = DirectReader(self._nc, timeout=self.settings.request_timeout * 2)
+        if self.spec.notices is not None and self.settings.publish_notices:
+            self.publisher = OutboxPublisher(
+                self._nc, lambda: self._store, self.name, timeout=self.settings.publish_timeout
+            )
         self._projector = self.projector_for(self._store, self.durable, live=True)
         await self._projector.start()
+        if self.publisher is not None:
+            self.publisher.start()  # first what an earlier run left unsent
+            if self.name == "health":
+                self.touches = TouchScheduler(
+                    lambda: cast("DueStore", self._store),
+                    self.publisher.wake,
+                    self.caught_up,
+                    tick=self.settings.notice_tick,
+                )
+                self.touches.start()
         await self.answers.subscribe(self._nc)
         await start_broker(self.broker)
 
@@ -197,10 +246,14 @@ class ProjectionService(Generic[StoreT]):
                 found or "1",
                 wanted,
             )
-            await self._store.close()
+            old = self._store
+            announced = await old.checkpoint()  # the old store announced the log up to here
             path = next_store(self.settings.data_dir, self.name)
             self._store = self.spec.store(path)
             await self._store.open()
+            await carry(old, self._store, CARRIED)
+            await self._store.set_meta(NOTICES_AFTER, str(announced))
+            await old.close()
             publish_store(self.settings.data_dir, self.name, path)
         await self._store.set_meta("fold_version", wanted)
 
@@ -208,8 +261,13 @@ class ProjectionService(Generic[StoreT]):
         """Stop answering, stop the projector (committed work stays), close the store."""
         await self.answers.stop()
         await self.broker.stop()
+        if self.touches is not None:
+            await self.touches.stop()
         if self._projector is not None:
             await self._projector.stop()
+        if self.publisher is not None:
+            await self.publisher.stop()
+            await self.publisher.drain(within=2)  # what stays unsent goes out at the next start
         if self._reader is not None:
             await self._reader.close()
         await self._store.close()
@@ -222,6 +280,13 @@ class ProjectionService(Generic[StoreT]):
     def status(self) -> dict[str, Any]:
         """The projector's counters and query latencies."""
         status = self.projector.status() if self._projector else {}
+        publisher = self.publisher
+        if publisher is not None:
+            status["notices_published"] = publisher.published
+            if self.touches is not None:
+                status["touches_announced"] = self.touches.announced
+            if publisher.problem and not status.get("problem"):
+                status["problem"] = publisher.problem
         status["store"] = str(self._store.path.resolve())
         status["instance"] = self.settings.instance
         status["queries"] = self.answers.status()

@@ -58,6 +58,7 @@ async def adopt(service: ProjectionService[Any], body: bytes) -> bytes:
     live = service.projector_for(fresh, durable, live=True)
     await live.start()
     service.switch_to(fresh, live)
+    await service.carry_notices(old_store, fresh)  # what the old store has not published yet
     publish_store(service.settings.data_dir, service.name, path)
     await service.answers.retire_generation()  # queries reading the old store finish first
     await old_store.close()

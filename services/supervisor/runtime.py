@@ -116,7 +116,11 @@ class Runtime:
         self._nc = await connect(self.settings, UP, retry_forever=True)
         await self._nc.subscribe(ping_subject(UP), cb=self._ping)
         await ensure_streams(
-            self._nc.jetstream(), settings.replicas, settings.duplicate_window, create=True
+            self._nc.jetstream(),
+            settings.replicas,
+            settings.duplicate_window,
+            create=True,
+            notice_days=settings.notice_days,
         )
         for name in SERVICES:
             child = Supervised(f"service {name}", functools.partial(self._spawn, name))
@@ -135,7 +139,7 @@ class Runtime:
     async def _start_embedded(self) -> None:
         """The embedded server, demanding the credentials of every role (made on first start)."""
         settings = self.settings
-        names = [*roles.PEOPLE, *PROJECTIONS, "ingest", "gateway"]
+        names = [*roles.PEOPLE, *SERVICES]
         self.credentials = ensure_credentials(settings.data_dir, names)
         quoted = {name: roles.quote(c.password) for name, c in self.credentials.items()}
         authorization = roles.render(quoted, {p: [settings.instance] for p in PROJECTIONS})

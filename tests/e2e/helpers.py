@@ -32,15 +32,17 @@ class Up:
     data_dir: Path
     log: Path
 
-    def rapport(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        """Run another `rapport` command against this instance."""
+    def rapport(
+        self, *args: str, stdin: str | None = None, columns: int = 200
+    ) -> subprocess.CompletedProcess[str]:
+        """Run another `rapport` command against this instance (in a terminal `columns` wide)."""
         return subprocess.run(
             [*RAPPORT, *args],
             input=stdin,
             capture_output=True,
             text=True,
             timeout=60,
-            env={**os.environ, "RAPPORT_NATS_URL": self.nats_url, "COLUMNS": "200"},
+            env={**os.environ, "RAPPORT_NATS_URL": self.nats_url, "COLUMNS": str(columns)},
             cwd=self.data_dir.parent,  # beside its data dir: the CLI finds its credentials
             check=False,
         )

@@ -28,7 +28,17 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]
 RAPPORT = [sys.executable, "-m", "services"]
 DEPLOY = ROOT / "deploy" / "nats"
-ROLES = ("producer", "reader", "admin", "stage", "health", "proposals", "ingest", "gateway")
+ROLES = (
+    "producer",
+    "reader",
+    "admin",
+    "stage",
+    "health",
+    "proposals",
+    "ingest",
+    "gateway",
+    "webhooks",
+)
 
 
 def rapport(*args: str) -> str:

@@ -20,7 +20,7 @@ from nats.errors import Error as NatsError
 from nats.errors import NoServersError
 from pydantic import SecretStr
 
-from events.subjects import DLQ_STREAM, EVENTS_STREAM
+from events.subjects import DLQ_STREAM, EVENTS_STREAM, NOTICES_STREAM
 from services.config.settings import Settings
 from services.ingest.client import request_ingest
 from services.ingest.service import IngestService
@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 
     from nats.aio.client import Client as NATS
 
-ROLES = ("producer", "reader", "stage", "health", "proposals", "ingest", "gateway")
-EVERY_SERVICE = frozenset({"stage", "health", "proposals", "ingest", "gateway"})
+ROLES = ("producer", "reader", "stage", "health", "proposals", "ingest", "gateway", "webhooks")
+EVERY_SERVICE = frozenset({"stage", "health", "proposals", "ingest", "gateway", "webhooks"})
 PROJECTIONS = frozenset({"stage", "health", "proposals"})
 
 
@@ -96,6 +96,31 @@ ATTEMPTS = (
     Attempt("answer the ingest", "subscribe", "rapport.ingest", frozenset({"ingest"})),
     Attempt("read every reply", "subscribe", "_INBOX.>"),
     Attempt("read the reader's replies", "subscribe", "_INBOX.reader.>", frozenset({"reader"})),
+    # notices: each projection announces only its own kinds; readers and the gateway follow
+    Attempt("forge a stage notice", "publish", "rapport.notice.rel-1.stage.changed",
+            frozenset({"stage"})),
+    Attempt("forge a band notice", "publish", "rapport.notice.rel-1.health.band.changed",
+            frozenset({"health"})),
+    Attempt("forge a due touch", "publish", "rapport.notice.rel-1.touch.due", frozenset({"health"})),
+    Attempt("forge a decision", "publish", "rapport.notice.rel-1.proposal.decided",
+            frozenset({"proposals"})),
+    Attempt("announce an unknown kind", "publish", "rapport.notice.rel-1.stage.forged"),
+    Attempt("delete the notices", "publish", f"{JS}.STREAM.DELETE.{NOTICES_STREAM}"),
+    Attempt("purge the notices", "publish", f"{JS}.STREAM.PURGE.{NOTICES_STREAM}"),
+    Attempt("read the notices directly", "publish", f"{JS}.DIRECT.GET.{NOTICES_STREAM}",
+            frozenset({"reader"}) | EVERY_SERVICE),
+    Attempt("follow the notices as they are published", "subscribe", "rapport.notice.>",
+            frozenset({"reader", "gateway"})),
+    Attempt("a notices consumer of any name", "publish",
+            f"{JS}.CONSUMER.CREATE.{NOTICES_STREAM}.sneaky"),
+    Attempt("read with the webhooks' consumer", "publish",
+            f"{JS}.CONSUMER.MSG.NEXT.{NOTICES_STREAM}.rapport-webhooks", frozenset({"webhooks"})),
+    Attempt("delete the webhooks' consumer", "publish",
+            f"{JS}.CONSUMER.DELETE.{NOTICES_STREAM}.rapport-webhooks", frozenset({"webhooks"})),
+    # webhooks: administrators only (the gateway carries their HTTP requests)
+    Attempt("add a webhook", "publish", "rapport.ctl.webhooks.add", frozenset({"gateway"})),
+    Attempt("answer webhook requests", "subscribe", "rapport.ctl.webhooks.>",
+            frozenset({"webhooks"})),
 )  # fmt: skip
 
 

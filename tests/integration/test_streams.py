@@ -9,7 +9,7 @@ import pytest
 from nats.js.api import StorageType
 from nats.js.errors import APIError
 
-from events.subjects import DLQ_STREAM, EVENTS_STREAM
+from events.subjects import DLQ_STREAM, EVENTS_STREAM, NOTICES_STREAM
 from services.nats.streams import StreamConflict, ensure_streams, events_stream
 
 if TYPE_CHECKING:
@@ -50,7 +50,11 @@ async def test_delete_and_purge_are_denied(nc: NATS) -> None:
 
 async def test_creating_twice_changes_nothing(nc: NATS) -> None:
     reports = await ensure_streams(nc.jetstream())
-    assert [(r.name, r.created) for r in reports] == [(EVENTS_STREAM, False), (DLQ_STREAM, False)]
+    assert [(r.name, r.created) for r in reports] == [
+        (EVENTS_STREAM, False),
+        (DLQ_STREAM, False),
+        (NOTICES_STREAM, False),
+    ]
 
 
 async def test_first_creation_reports_created(nats_server: EmbeddedNats) -> None:

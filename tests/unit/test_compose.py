@@ -68,7 +68,17 @@ def test_services_are_configured_by_known_settings(compose: dict[str, Any]) -> N
         assert environment["RAPPORT_NATS_URL"].count("nats://") == 3
 
 
-ROLES = ("producer", "reader", "admin", "stage", "health", "proposals", "ingest", "gateway")
+ROLES = (
+    "producer",
+    "reader",
+    "admin",
+    "stage",
+    "health",
+    "proposals",
+    "ingest",
+    "gateway",
+    "webhooks",
+)
 
 
 def test_roles_and_passwords_every_container_has_its_own(compose: dict[str, Any]) -> None:

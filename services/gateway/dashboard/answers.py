@@ -6,19 +6,33 @@ of an error response: one service down greys out one panel, not the whole page.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nats.errors import Error as NatsError
 
+from events.subjects import AUDIT_SUBJECT, query_subject
 from services.nats.log_reader import DirectReader, LogReadError
 from services.queries.ask import ask as ask_projection
 from services.queries.history import identity_over_nats, read_relationship
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from fastapi import Request
 
     from events.reading import Reading
+
+STAGE_GET = query_subject("stage", "get")
+STAGE_LIST = query_subject("stage", "list")
+OWNERS = query_subject("stage", "owners")
+FUNNEL = query_subject("stage", "funnel")
+AUDIT = AUDIT_SUBJECT  # the contract's subject, answered by the stage service
+HEALTH_GET = query_subject("health", "get")
+HEALTH_LIST = query_subject("health", "list")
+HEALTH_SUMMARY = query_subject("health", "summary")
+PROPOSALS = query_subject("proposals", "pending")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +79,23 @@ async def stored_events(request: Request, relationship_id: str) -> Answer:
     finally:
         await reader.close()
     return Answer(data=events)
+
+
+async def owners(request: Request) -> list[str]:
+    """Everyone who holds a relationship (`stage.owners`), in order; none when unknown."""
+    answer = await ask(request, OWNERS, {})
+    return list(answer.data["owners"]) if answer.ok else []
+
+
+async def names(request: Request, relationship_ids: Iterable[str]) -> dict[str, str]:
+    """The counterparts' names of these relationships (`stage.get` each), where known."""
+    wanted = sorted(set(relationship_ids))
+    answers = await asyncio.gather(
+        *(ask(request, STAGE_GET, {"relationship_id": rel}) for rel in wanted)
+    )
+    found = {}
+    for rel, answer in zip(wanted, answers, strict=True):
+        name = (answer.data.get("counterpart") or {}).get("name") if answer.ok else None
+        if name:
+            found[rel] = str(name)
+    return found

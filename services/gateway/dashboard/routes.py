@@ -1,42 +1,51 @@
 """The dashboard pages at `/`, server-rendered, reading the projections over NATS.
 
 Each panel of a page comes from one query; a service that does not answer greys out its
-panels with a sentence saying why, and the rest of the page still renders.
+panels with a sentence saying why, and the rest of the page still renders. This router
+carries every page: the lists, Today, the dead letters and the API docs are included here.
 """
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse
 
 from events.fields import RELATIONSHIP_ID_PATTERN
-from events.subjects import AUDIT_SUBJECT, query_subject
-from services.gateway.dashboard import views
-from services.gateway.dashboard.answers import Answer, ask, stored_events
+from services.gateway.dashboard import deadletters, docs, lists, today, views
+from services.gateway.dashboard.answers import (
+    AUDIT,
+    FUNNEL,
+    HEALTH_GET,
+    HEALTH_LIST,
+    HEALTH_SUMMARY,
+    PROPOSALS,
+    STAGE_GET,
+    Answer,
+    ask,
+    names,
+    owners,
+    stored_events,
+)
 from services.gateway.dashboard.rendering import render, static_files
 
-STAGE_GET = query_subject("stage", "get")
-STAGE_LIST = query_subject("stage", "list")
-FUNNEL = query_subject("stage", "funnel")
-AUDIT = AUDIT_SUBJECT  # the contract's subject, answered by the stage service
-HEALTH_GET = query_subject("health", "get")
-HEALTH_LIST = query_subject("health", "list")
-HEALTH_SUMMARY = query_subject("health", "summary")
-PROPOSALS = query_subject("proposals", "pending")
 DUE_ROWS = 12
 PROPOSAL_ROWS = 10
 INTERACTION_ROWS = 40
-LISTED = 1000  # relationships read for the owner picker and counterpart names
 
 RelationshipPath = Annotated[
     str, Path(pattern=RELATIONSHIP_ID_PATTERN, description="relationship id")
 ]
 
 router = APIRouter(include_in_schema=False)
+# before the static route below: the API docs' files are under /static/api-docs/
+router.include_router(docs.router)
+router.include_router(lists.router)
+router.include_router(today.router)
+router.include_router(deadletters.router)
 
 
 # A route rather than a mount: routers of older FastAPI releases drop mounts when included.
@@ -48,37 +57,36 @@ async def static(request: Request, path: str) -> Response:
 
 @router.get("/", response_class=HTMLResponse, name="overview")
 async def overview(request: Request, owner: str | None = None) -> Response:
-    """The pipeline: funnel, health by band, who is due, proposals waiting."""
+    """The pipeline: funnel, health by band, who is due, proposals waiting; or how to start."""
     owner = (owner or "").strip() or None
     now = datetime.now(UTC)
     due_query = {"owner": owner, "due_before": now.isoformat(), "limit": DUE_ROWS}
-    funnel, summary, due, pending, listed = await asyncio.gather(
+    funnel, summary, due, pending, held_by = await asyncio.gather(
         ask(request, FUNNEL, {"owner": owner}),
         ask(request, HEALTH_SUMMARY, {"owner": owner}),
         ask(request, HEALTH_LIST, due_query),
         ask(request, PROPOSALS, {"owner": owner}),
-        ask(request, STAGE_LIST, {"limit": LISTED}),
+        owners(request),
     )
-    listed_items: list[dict[str, Any]] = listed.data["items"] if listed.ok else []
-    owners = views.owners_of(listed_items)
-    names = views.names_of(listed_items)
-    if owner and owner not in owners:
-        owners.append(owner)
+    if owner and owner not in held_by:
+        held_by.append(owner)
     rows = views.funnel_rows(funnel.data) if funnel.ok else []
+    shown = pending.data["items"][:PROPOSAL_ROWS] if pending.ok else []
     return render(
         request,
         "overview.html",
         {
             "owner": owner,
-            "owners": owners,
+            "owners": held_by,
+            "empty": funnel.ok and not owner and not any(funnel.data["stages"].values()),
             "funnel": funnel,
             "funnel_rows": rows,
             "funnel_chart": views.funnel_chart(rows) if rows else "",
             "summary": summary,
             "band_chart": views.band_chart(summary.data) if summary.ok else "",
             "due": due,
-            "due_rows": views.due_rows(due.data["items"], names, now) if due.ok else [],
-            "names": names,
+            "due_rows": views.due_rows(due.data["items"], {}, now) if due.ok else [],
+            "names": await names(request, (item["relationship_id"] for item in shown)),
             "pending": pending,
             "proposal_rows": PROPOSAL_ROWS,
         },
@@ -86,8 +94,10 @@ async def overview(request: Request, owner: str | None = None) -> Response:
 
 
 @router.get("/relationships/{relationship_id}", response_class=HTMLResponse, name="relationship")
-async def relationship(request: Request, relationship_id: RelationshipPath) -> Response:
-    """One relationship: stage timeline, health over the year, touches, proposals, purpose."""
+async def relationship(
+    request: Request, relationship_id: RelationshipPath, touches: str | None = None
+) -> Response:
+    """One relationship: contact, stage timeline, health over the year, touches, proposals."""
     one = {"relationship_id": relationship_id}
     instants = views.health_instants(datetime.now(UTC))
     stage, health, audit, proposals, stored, *series = await asyncio.gather(
@@ -102,6 +112,7 @@ async def relationship(request: Request, relationship_id: RelationshipPath) -> R
         return render(request, "unknown.html", {"relationship_id": relationship_id}, 404)
     history = _health_history(instants, series)
     partner = (proposals.data.get("partner") or {}) if proposals.ok else {}
+    every_touch = views.interactions(stored.data) if stored.ok else []
     return render(
         request,
         "relationship.html",
@@ -114,10 +125,11 @@ async def relationship(request: Request, relationship_id: RelationshipPath) -> R
             "audit": audit,
             "proposals": proposals,
             "stored": stored,
-            "touches": views.interactions(stored.data) if stored.ok else [],
+            "touches": every_touch,
             "purpose": partner.get("purpose"),
             "capacity": partner.get("capacity"),
-            "interaction_rows": INTERACTION_ROWS,
+            # `?touches=all` lists every interaction, not only the newest
+            "interaction_rows": len(every_touch) if touches == "all" else INTERACTION_ROWS,
         },
     )
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 
 from projections.health.policy import band
+from services.gateway.dashboard.listing import url_with
 
 WEB_DIR = Path(__file__).parent
 TEMPLATES_DIR = WEB_DIR / "templates"
@@ -46,5 +47,5 @@ def make_templates() -> Jinja2Templates:
     """Templates with the dashboard's filters registered."""
     templates = Jinja2Templates(directory=TEMPLATES_DIR)
     templates.env.filters.update(day=day, moment=moment, percent=percent, signed=signed)
-    templates.env.globals["band_of"] = band
+    templates.env.globals.update(band_of=band, url_with=url_with)
     return templates

@@ -114,20 +114,53 @@ def names_of(stage_items: list[dict[str, Any]]) -> dict[str, str]:
 def due_rows(
     items: list[dict[str, Any]], names: dict[str, str], now: datetime
 ) -> list[dict[str, Any]]:
-    """`health.list` items with the counterpart's name and the days overdue."""
+    """`health.list` items with the counterpart's name, the days overdue and what to do."""
     return [
         {
             **item,
-            "name": names.get(item["relationship_id"], item["relationship_id"]),
+            "name": item.get("name") or names.get(item["relationship_id"], item["relationship_id"]),
             "overdue": overdue_days(item.get("next_touch_due"), now),
+            "action": next_action(item),
         }
         for item in items
     ]
 
 
-def owners_of(stage_items: list[dict[str, Any]]) -> list[str]:
-    """The owners found among `stage.list` items, sorted."""
-    return sorted({item["owner"] for item in stage_items if item.get("owner")})
+@dataclass(frozen=True, slots=True)
+class Action:
+    """The one thing that fixes a due relationship, and the command that records it done."""
+
+    text: str
+    kind: str  # the interaction to record: `rapport log ID KIND`
+    direction: str
+
+    def command(self, relationship_id: str) -> str:
+        """`rapport log` of the touch, once it happened."""
+        return f"rapport log {relationship_id} {self.kind} --{self.direction}"
+
+
+def next_action(item: dict[str, Any]) -> Action:
+    """The touch that makes a due relationship current, shaped by what its contact lacked.
+
+    Being due is a matter of recency, so the action is always a touch; health's `flags` say
+    which kind serves best (a first email, a call after a bad patch, a meeting when shallow).
+    """
+    flags = set(item.get("flags") or ())
+    if "no-contact" in flags:
+        return Action("Make a first contact: a short, personal email", "email", "out")
+    if "negative" in flags:
+        return Action("Call them: recent contact was negative in tone", "call", "out")
+    if "shallow" in flags:
+        return Action("Book a call or a meeting: contact has been shallow", "meeting", "mutual")
+    if "one-way" in flags:
+        return Action("Get in touch and ask for their view: it has been one-way", "message", "out")
+    return Action("Get in touch: a short message will do", "message", "out")
+
+
+def week_ahead(now: datetime) -> tuple[datetime, datetime]:
+    """The end of today and of the seventh day from today (UTC): what Today lists."""
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight + timedelta(days=1), midnight + timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""The webhooks service: notices delivered to URLs, signed, retried, every attempt kept."""
