@@ -10,8 +10,15 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    Field,
+    GetPydanticSchema,
+    StringConstraints,
+    WithJsonSchema,
+)
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 # Identifiers: a relationship id is a NATS subject token, so no dots, spaces or wildcards.
 RELATIONSHIP_ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
@@ -48,7 +55,8 @@ def _not_blank(value: str | None) -> str | None:
     return value if value is None or value.strip() else None
 
 
-DATE_TIME_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+DATE_TIME_START_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]"
+DATE_TIME_START = re.compile(DATE_TIME_START_PATTERN)
 
 
 def _written_as_date_time(value: object) -> object:
@@ -62,13 +70,47 @@ def _written_as_date_time(value: object) -> object:
     return value
 
 
-# A string with an offset, never a number or a naive time, in 1900..2199: one regex match in
-# Python first (so neither a number nor a string of digits is taken for epoch seconds), then
-# pydantic's own (Rust) parser (describe() words the errors).
+def _rfc3339_schema(_source: object, _handler: object) -> CoreSchema:
+    """An aware date-time in 1900..2199, written as a date and a time, never epoch seconds.
+
+    From JSON (every event and query on the hot path) the checks run in pydantic-core, with no
+    Python call per value: a string, starting `YYYY-MM-DD` and `T` (or a space), then parsed
+    and bounded. From Python objects a datetime is taken too. The error types are pydantic's
+    own (`datetime_type`, `datetime_parsing`, `timezone_aware`, bounds), worded by
+    `events.parsing.describe`.
+    """
+    bounded = core_schema.datetime_schema(
+        tz_constraint="aware", ge=EARLIEST, lt=LATEST, strict=False
+    )
+    from_json = core_schema.chain_schema(
+        [
+            core_schema.custom_error_schema(
+                core_schema.str_schema(strict=True),
+                "datetime_type",
+            ),
+            core_schema.custom_error_schema(
+                core_schema.str_schema(pattern=DATE_TIME_START_PATTERN),
+                "datetime_parsing",
+                custom_error_context={"error": "not an RFC 3339 date-time"},
+            ),
+            bounded,
+        ]
+    )
+    from_python = core_schema.no_info_before_validator_function(_written_as_date_time, bounded)
+    return core_schema.json_or_python_schema(
+        json_schema=from_json,
+        python_schema=from_python,
+        serialization=core_schema.plain_serializer_function_ser_schema(
+            lambda moment: moment, when_used="unless-none"
+        ),
+    )
+
+
+# A string with an offset, never a number or a naive time, in 1900..2199.
 Rfc3339Time = Annotated[
     AwareDatetime,
-    BeforeValidator(_written_as_date_time),
-    Field(ge=EARLIEST, lt=LATEST, strict=False),  # lax only here: the string is checked above
+    GetPydanticSchema(_rfc3339_schema),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 CalendarDate = Annotated[date, Field(ge=EARLIEST.date(), lt=LATEST.date())]
 # A reason of only spaces is no reason: the stage rules must see it as missing.
