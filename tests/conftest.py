@@ -18,6 +18,7 @@ from services.nats.embedded import EmbeddedNats, free_port
 from services.nats.streams import ensure_streams
 from services.projection.registry import SPECS
 from services.projection.service import ProjectionService
+from services.webhooks.service import WebhooksService
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -84,9 +85,16 @@ async def ingest_service(
 
 @pytest.fixture
 async def gateway(settings: Settings, ingest_service: IngestService) -> AsyncIterator[str]:
-    """The HTTP gateway under uvicorn on a free loopback port (POST asks the ingest service)."""
-    async with running_gateway(settings) as url:
-        yield url
+    """The HTTP gateway under uvicorn on a free loopback port (POST asks the ingest service),
+    with every other service of `rapport up` running too (the webhooks service answers its
+    routes, and /healthz names any service that does not answer)."""
+    webhooks = WebhooksService(settings)
+    await webhooks.start()
+    try:
+        async with running_gateway(settings) as url:
+            yield url
+    finally:
+        await webhooks.stop()
 
 
 @asynccontextmanager

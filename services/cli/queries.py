@@ -94,8 +94,7 @@ def show(
         + ("  [dim](opened implicitly)[/]" if stage["implicit"] else ""),
         f"owner      {stage.get('owner') or '-'}",
         f"health     {score_text(health)}   next touch due {day(health['next_touch_due'])}",
-        "components "
-        + "  ".join(f"{name} {value:.2f}" for name, value in health["components"].items()),
+        *component_lines(health["components"]),
     ]
     lines += [f"  - {reason}" for reason in health["reasons"]]
     for item in proposals["items"]:
@@ -104,6 +103,13 @@ def show(
             f"readiness {item['readiness']['score']}"
         )
     console.print(Panel("\n".join(lines), title=title, title_align="left", expand=False))
+
+
+def component_lines(components: dict[str, float]) -> list[str]:
+    """The six components, three to a line, aligned under the label (fits 80 columns)."""
+    said = [f"{name} {value:.2f}" for name, value in components.items()]
+    lines = ["  ".join(said[start : start + 3]) for start in range(0, len(said), 3)]
+    return [f"{'components' if i == 0 else '':<10} {line}" for i, line in enumerate(lines)]
 
 
 @app.command(name="list")

@@ -40,17 +40,28 @@ def when(due: datetime, now: datetime) -> str:
 
 def today_table(items: list[dict[str, Any]], now: datetime, wide: bool) -> Table:
     """Due relationships: when, who (id and name), why, and what to do."""
+    if not wide:
+        return compact_table(items, now)
     columns = [short_column("when"), id_column(), name_column(items)]
-    if wide:
-        columns += [short_column("stage"), text_column("owner"), short_column("health")]
+    columns += [short_column("stage"), text_column("owner"), short_column("health")]
     rows = table(*columns, text_column("why → do", ratio=2))
     for item in items:
         due = datetime.fromisoformat(item["next_touch_due"])
         cells = [when(due, now), item["relationship_id"], item.get("name") or "-"]
-        if wide:
-            cells += [item["stage"], owner_text(item.get("owner"), wide=True)]
-            cells.append(f"{item['score']} {item['band']}")
+        cells += [item["stage"], owner_text(item.get("owner"), wide=True)]
+        cells.append(f"{item['score']} {item['band']}")
         rows.add_row(*cells, f"{why(item)}\n[bold]→ {action_for(item)}[/]")
+    return rows
+
+
+def compact_table(items: list[dict[str, Any]], now: datetime) -> Table:
+    """Each due relationship in three lines: id and name; why; what to do (fits 80 columns)."""
+    rows = table(short_column("when"), text_column("who, why → what to do"))
+    for item in items:
+        due = datetime.fromisoformat(item["next_touch_due"])
+        # the id never wraps: it leads its own line, whole, with the name after it
+        who = f"[bold]{item['relationship_id']}[/]  {item.get('name') or '-'}"
+        rows.add_row(when(due, now), f"{who}\n{why(item)}\n→ {action_for(item)}")
     return rows
 
 

@@ -1,4 +1,4 @@
-"""GET /healthz: can Rapport work? NATS, both streams, and no projection stopped by a bug."""
+"""GET /healthz: can Rapport work? NATS, the three streams, and no projection stopped by a bug."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from nats.js.errors import NotFoundError
 from pydantic import BaseModel, ConfigDict
 
 from events.replies import Problem
-from events.subjects import DLQ_STREAM, EVENTS_STREAM
+from events.subjects import DLQ_STREAM, EVENTS_STREAM, NOTICES_STREAM
 from services.gateway.metrics import SUPERVISOR, ping_all
 from services.gateway.responses import json_response
 
@@ -66,7 +66,7 @@ HEALTHZ_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 async def healthz(request: Request) -> Response:
-    """NATS connected, both streams present, no projection stopped: 200; else 503 and why."""
+    """NATS connected, the streams present, no projection stopped: 200; else 503 and why."""
     nc: NATS = request.app.state.nc
     streams: dict[str, Any] = {}
     problems: list[str] = []
@@ -74,7 +74,7 @@ async def healthz(request: Request) -> Response:
         problems.append("not connected to NATS")
     else:
         js = nc.jetstream(timeout=request.app.state.settings.request_timeout)
-        for name in (EVENTS_STREAM, DLQ_STREAM):
+        for name in (EVENTS_STREAM, DLQ_STREAM, NOTICES_STREAM):
             try:
                 info = await js.stream_info(name)
             except NotFoundError:

@@ -168,7 +168,7 @@ async def test_healthz_and_docs(gateway: str) -> None:
         spec = await client.get("/openapi.json")
     assert health.status_code == 200
     assert health.json()["status"] == "ok"
-    assert set(health.json()["streams"]) == {"RAPPORT_EVENTS", "RAPPORT_DLQ"}
+    assert set(health.json()["streams"]) == {"RAPPORT_EVENTS", "RAPPORT_DLQ", "RAPPORT_NOTICES"}
     assert docs.status_code == 200
     assert "/v1/events" in spec.json()["paths"]
 

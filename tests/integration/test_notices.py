@@ -134,6 +134,67 @@ async def test_each_change_brings_exactly_one_notice(
     assert Counter(n["id"] for n in again).most_common(1)[0][1] == 1
 
 
+async def test_notices_carry_none_of_the_free_text_people_typed(
+    nc: NATS, services: dict[str, ProjectionService[Any]]
+) -> None:
+    # every field a person writes in, each marked so that any copy of it can be found
+    typed = {
+        "name": "Zelda-Quixote-name",
+        "organization": "Hyrule-Ltd-org",
+        "email": "zelda@private-mail.example",
+        "tag": "tag-private",
+        "channel": "channel-private",
+        "introducer": "introducer-private",
+        "purpose": "purpose-private",
+        "notes": "notes-private",
+        "capacity": "capacity-notes-private",
+        "goal": "goal-private",
+        "title": "title-private",
+        "ask": "ask-private",
+        "closing": "closing-reason-private",
+        "reopening": "reopening-reason-private",
+        "decision": "decision-reason-private",
+    }
+    counterpart = {
+        "name": typed["name"],
+        "organization": typed["organization"],
+        "email": typed["email"],
+        "tags": [typed["tag"]],
+    }
+    opened = {
+        "owner": "maria@example.com",
+        "counterpart": counterpart,
+        "channel": typed["channel"],
+        "introduced_by": typed["introducer"],
+        "purpose": typed["purpose"],
+    }
+    met = {"kind": "meeting", "direction": "mutual", "sentiment": 0.7, "notes": typed["notes"]}
+    capacity = {"capacity": "high", "goals": [typed["goal"]], "notes": typed["capacity"]}
+    drafted = {"proposal_id": "p", "title": typed["title"], "ask": typed["ask"]}
+    envelopes = [
+        event("connection.made", "rel-p", opened, at=NOW - timedelta(days=400)),
+        event("stage.changed", "rel-p", {"to": "closed", "reason": typed["closing"]}, at=NOW),
+        event("stage.changed", "rel-p", {"to": "awareness", "reason": typed["reopening"]}, at=NOW),
+        event("interaction.recorded", "rel-p", met, at=NOW),
+        event("capacity.noted", "rel-p", capacity, at=NOW),
+        event("proposal.drafted", "rel-p", drafted, at=NOW),
+        event(
+            "proposal.declined", "rel-p", {"proposal_id": "p", "reason": typed["decision"]}, at=NOW
+        ),
+    ]
+    for envelope in envelopes:
+        seq = await publish(nc, envelope)
+    await settled(nc, services, seq)
+    notices = await stored_notices(nc)
+    # each kind an event can bring is here (a touch falls due only with time)
+    assert set(kinds(notices)) == {"stage.changed", "health.band.changed", "proposal.decided"}
+    stored = orjson.dumps(notices).decode()
+    leaked = sorted(text for text in typed.values() if text in stored)
+    assert leaked == [], f"a notice carries what a person typed: {leaked}"
+    # ids, stages, verdicts, bands and the owner are what a notice says
+    assert {n["data"]["owner"] for n in notices} == {"maria@example.com"}
+
+
 async def test_a_rebuild_announces_nothing_and_the_new_store_goes_on(
     nc: NATS, services: dict[str, ProjectionService[Any]], settings: Settings
 ) -> None:
