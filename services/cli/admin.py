@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from services.cli.common import DataDir, NatsUrl, app, console, fail, load_settings, run
+from services.cli.asking import emit_json
+from services.cli.common import DataDir, Json, NatsUrl, app, console, fail, load_settings, run
 from services.config.roster import PROJECTIONS
 from services.nats import roles
 from services.nats.connection import connect
@@ -25,7 +26,7 @@ Instances = Annotated[
 
 
 @admin_app.command("streams")
-def streams(nats_url: NatsUrl = None, data_dir: DataDir = None) -> None:
+def streams(as_json: Json = False, nats_url: NatsUrl = None, data_dir: DataDir = None) -> None:
     """Create RAPPORT_EVENTS, RAPPORT_DLQ and RAPPORT_NOTICES if missing; else check them."""
     settings = load_settings(nats_url=nats_url, data_dir=data_dir)
 
@@ -41,6 +42,9 @@ def streams(nats_url: NatsUrl = None, data_dir: DataDir = None) -> None:
             )
         finally:
             await nc.close()
+        if as_json:
+            emit_json({"streams": [{"name": r.name, "created": r.created} for r in reports]})
+            return
         for report in reports:
             said = "created" if report.created else "exists, as Rapport needs it"
             console.print(f"{report.name}: {said}")

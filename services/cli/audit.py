@@ -7,7 +7,7 @@ import io
 from typing import Annotated, Any, Literal
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from events.subjects import AUDIT_SUBJECT
 from services.cli.asking import ask_on, connected, emit_json, names_of, run_query
@@ -22,11 +22,13 @@ from services.cli.common import (
     load_settings,
     run,
 )
-from services.cli.tables import Wide, short_column, table, text_column
+from services.cli.tables import Wide, print_table, short_column, table, text_column
 from services.config.settings import Settings
 
 CSV_COLUMNS = ("seq", "time", "from", "to", "accepted", "flags", "reason", "actor", "source")
 Format = Literal["table", "json", "csv"]
+SUMMARY = 120  # characters of an event's data in the table (all of it: --json)
+TYPE_WIDTH = len("interaction.recorded")  # the longest type; "(stored as v0)" wraps under it
 
 
 @app.command()
@@ -50,9 +52,13 @@ def audit(
     elif output == "csv":
         typer.echo(audit_csv(reply["changes"]), nl=False)
     else:
-        when = f" as of {reply['as_of']}" if reply.get("as_of") else ""
-        title = f"{relationship_id} {name or ''}: now {reply['stage']}{when}"
-        console.print(audit_table(reply["changes"], title, wide))
+        stage = (
+            f"{reply['stage']} as of {reply['as_of']}"
+            if reply.get("as_of")
+            else (f"now {reply['stage']}")
+        )
+        title = f"{relationship_id} {name or ''}: {stage}"
+        print_table(console, audit_table(reply["changes"], title, wide), wide)
         if not reply["changes"]:
             console.print("No stage changes recorded: it is still at its opening stage.")
 
@@ -81,7 +87,10 @@ def audit_csv(changes: list[dict[str, Any]]) -> str:
 def audit_table(changes: list[dict[str, Any]], title: str, wide: bool) -> Table:
     """Stage changes: when, from → to, the verdict with its flags, and the reason."""
     columns = [short_column("seq"), short_column("time" if wide else "day")]
-    columns += [text_column("change"), text_column("verdict")]
+    flags = [flag for change in changes for flag in change["flags"]]
+    # a flag is one word: the verdict column holds the longest whole, never cut mid-flag
+    verdict_width = max((len(flag) for flag in flags), default=len("rejected"))
+    columns += [text_column("change"), Column("verdict", min_width=verdict_width)]
     if wide:
         columns.append(text_column("actor / source"))
     rows = table(*columns, text_column("reason", ratio=2), title=title)
@@ -89,13 +98,16 @@ def audit_table(changes: list[dict[str, Any]], title: str, wide: bool) -> Table:
         verdict = "[green]accepted[/]" if change["accepted"] else "[red]rejected[/]"
         if change["flags"]:
             verdict += "\n[dim]" + " ".join(change["flags"]) + "[/]"
-        if not change["accepted"] and change.get("rejected_because") and wide:
-            verdict += f"\n[dim]{change['rejected_because']}[/]"
+        reason = change.get("reason") or "-"
+        if not change["accepted"] and change.get("rejected_because"):
+            # why it was refused, in words: the flags alone say what, not why
+            refused = f"[red]rejected: {change['rejected_because']}[/]"
+            reason = f"{change['reason']}\n{refused}" if change.get("reason") else refused
         when = change["time"][:19].replace("T", " ") if wide else change["time"][:10]
         cells = [str(change["seq"]), when, f"{change['from']} → {change['to']}", verdict]
         if wide:
             cells.append(f"{change.get('actor') or '-'} / {change['source']}")
-        rows.add_row(*cells, change.get("reason") or "-")
+        rows.add_row(*cells, reason)
     return rows
 
 
@@ -122,9 +134,19 @@ async def _history(settings: Settings, relationship_id: str) -> list[dict[str, A
 
 
 def _summary(event: dict[str, Any]) -> str:
+    """The event's data in a line: plain fields, a list's words, a nested object's name."""
     data = event.get("data") or {}
-    parts = [f"{key}={value}" for key, value in data.items() if not isinstance(value, dict | list)]
-    return ", ".join(parts)[:80]
+    parts = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            if value.get("name"):  # the counterpart of a handshake: who it was with
+                parts.append(f"{key}={value['name']}")
+        elif isinstance(value, list):
+            parts.append(f"{key}={', '.join(str(v) for v in value)}")
+        else:
+            parts.append(f"{key}={value}")
+    summary = ", ".join(parts)
+    return summary if len(summary) <= SUMMARY else summary[: SUMMARY - 1] + "…"
 
 
 @app.command()
@@ -143,7 +165,7 @@ def history(
     if as_json:
         emit_json({"relationship_id": relationship_id, "items": items})
         return
-    columns = [short_column("seq"), text_column("time"), text_column("type")]
+    columns = [short_column("seq"), text_column("time"), text_column("type", max_width=TYPE_WIDTH)]
     if wide:
         columns.append(text_column("actor / source"))
     rows = table(*columns, text_column("data", ratio=2), title=relationship_id)
@@ -160,4 +182,4 @@ def history(
         if wide:
             cells.append(f"{event.get('actor') or '-'} / {event['source']}")
         rows.add_row(*cells, _summary(event))
-    console.print(rows)
+    print_table(console, rows, wide)

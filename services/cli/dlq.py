@@ -16,7 +16,7 @@ from rich.table import Table
 from events.subjects import DLQ_FILTER, DLQ_STREAM, dlq_filter
 from services.cli.asking import connected, emit_json, run_query
 from services.cli.common import DataDir, Json, Limit, NatsUrl, app, console, fail, load_settings
-from services.cli.tables import Wide, short_column, table, text_column
+from services.cli.tables import Wide, print_table, short_column, table, text_column
 from services.config.failures import Failure
 from services.config.roster import PROJECTIONS
 from services.config.settings import Settings
@@ -68,7 +68,10 @@ async def newest(settings: Settings, projection: str | None, limit: int) -> list
             raise DeadLettersUnreadable(str(exc)) from None
         finally:
             await reader.close()
-    return [letter(message) for message in found]
+    # newest event first: projections file their copies of one event at different moments,
+    # so the dead-letter stream's own order interleaves them
+    letters = [letter(message) for message in found]
+    return sorted(letters, key=lambda item: (item["seq"] or 0, item["dlq_seq"]), reverse=True)
 
 
 async def read_back(
@@ -139,5 +142,5 @@ def dlq(
     if not letters:
         console.print("No dead letters: every stored event was applied.")
         return
-    console.print(letters_table(letters, wide))
+    print_table(console, letters_table(letters, wide), wide)
     console.print("[dim]the event itself: rapport dlq --json[/]")

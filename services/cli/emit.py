@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import sys
 import uuid
@@ -12,13 +13,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import orjson
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from events import EVENT_TYPES
 from events.envelope import new_envelope
 from services.cli.common import DataDir, NatsUrl, app, console, fail, load_settings, run
 from services.cli.find import exists
+from services.cli.tables import short_column, table, text_column
 from services.cli.writing import caught_up
+from services.config.roster import PROJECTIONS
 from services.ingest.body import BodyError, split_body
 from services.ingest.client import IngestUnavailable, request_ingest
 
@@ -253,9 +255,11 @@ async def _emit_one(settings: Settings, event: dict[str, Any], must_exist: bool)
                 "`rapport emit connection.made`), or add --new to open it with this event"
             )
         reply = await request_ingest(nc, orjson.dumps(event), settings.publish_timeout * 2)
-        if event["type"] == OPENING and reply.get("accepted"):
-            # the next command may write to it at once: let the stage projection know it first
-            await caught_up(nc, settings, "stage", reply["accepted"][0]["seq"])
+        if reply.get("accepted"):
+            # the next command may read or write it at once: let every projection apply it
+            # first (bounded: past the wait it shows once they catch up)
+            seq = reply["accepted"][0]["seq"]
+            await asyncio.gather(*(caught_up(nc, settings, name, seq) for name in PROJECTIONS))
         return reply
     except IngestUnavailable as exc:
         fail(str(exc))
@@ -279,9 +283,9 @@ def _summarise(
         f"[{'red' if rejected else 'green'}]{len(rejected)} rejected[/]"
     )
     if rejected:
-        table = Table("line", "why it was rejected", title="Rejected lines")
+        rows = table(short_column("line"), text_column("why it was rejected"))
         for line, error in rejected[:50]:
-            table.add_row(str(line), error)
-        console.print(table)
+            rows.add_row(str(line), error)
+        console.print(rows)
         if len(rejected) > 50:
             console.print(f"... and {len(rejected) - 50} more (use --json for all)")

@@ -41,6 +41,7 @@ from services.cli.tables import (
     name_of,
     owner_column,
     owner_text,
+    print_table,
     short_column,
     table,
     text_column,
@@ -167,10 +168,11 @@ def find(
         emit_json(found.reply)
         return
     if found.items:
-        console.print(matches_table(found.items, wide))
+        print_table(console, matches_table(found.items, wide), wide)
     elif not found.owners:
         console.print(f"Nobody matches “{query}”. Open a relationship: rapport new NAME")
-    next_step = f"rapport find {query} --limit {found.enough(limit)}"
+    whose = f" --owner {owner}" if owner else ""
+    next_step = f"rapport find {query} --limit {found.enough(limit)}{whose}"
     for line in found.notes("relationships", next_step):
         console.print(line, highlight=False)
 

@@ -76,6 +76,8 @@ def plan(contacts: Contacts, owner: str | None, stored: Stored, channel: str | N
     """Sort contacts: new ones (with their event), already stored ones, and skipped ones."""
     result = Plan(skipped=list(contacts.skipped))
     seen: dict[str, int] = {}
+    # one import is one instant: contacts without a date are all met "now", the same now
+    now = datetime.now(UTC).replace(microsecond=0)
     for contact in contacts.found:
         key = identity_key(contact.name, contact.organization, contact.email, contact.profile)
         if key in seen:
@@ -96,7 +98,7 @@ def plan(contacts: Contacts, owner: str | None, stored: Stored, channel: str | N
             why = "no owner: give --owner, or map an owner column"
             result.skipped.append(Skipped(contact.line, why, contact.name))
             continue
-        envelope = handshake(contact, relationship_id, key, contact.owner or owner, channel)
+        envelope = handshake(contact, relationship_id, key, contact.owner or owner, channel, now)
         wrong = problems(envelope, FIELD_NAMES)
         if wrong:
             result.skipped.append(Skipped(contact.line, "; ".join(wrong), contact.name))
@@ -107,7 +109,12 @@ def plan(contacts: Contacts, owner: str | None, stored: Stored, channel: str | N
 
 
 def handshake(
-    contact: Contact, relationship_id: str, key: str, owner: str | None, channel: str | None
+    contact: Contact,
+    relationship_id: str,
+    key: str,
+    owner: str | None,
+    channel: str | None,
+    now: datetime,
 ) -> dict[str, Any]:
     """The `connection.made` that opens a contact's relationship, with its derived id."""
     counterpart: dict[str, Any] = {"name": contact.name, "kind": contact.kind}
@@ -120,7 +127,7 @@ def handshake(
     data: dict[str, Any] = {"owner": owner, "counterpart": counterpart}
     if channel:
         data["channel"] = channel
-    at = datetime.combine(contact.connected_on, time(12), UTC) if contact.connected_on else None
+    at = datetime.combine(contact.connected_on, time(12), UTC) if contact.connected_on else now
     return event("connection.made", relationship_id, data, at=at, event_id=imported_event_id(key))
 
 

@@ -227,8 +227,10 @@ def log(
     with_whom = (
         f"{logged.name} ({logged.relationship_id})" if logged.name else logged.relationship_id
     )
+    article = "an" if kind[0] in "aeiou" else "a"
     console.print(
-        f"logged a {kind} ({data['direction']}) with {with_whom}, seq {logged.entry['seq']}",
+        f"logged {article} {kind} ({data['direction']}) with {with_whom}, "
+        f"seq {logged.entry['seq']}",
         highlight=False,
     )
 
@@ -245,8 +247,7 @@ def _not_one(who: str, found: Who, as_json: bool) -> NoReturn:
         if not as_json:
             console.print(matches_table(found.matches))
         count = f"{len(found.matches)}{' or more' if found.more else ''}"
-        first = found.matches[0]["relationship_id"]
-        fail(f"“{who}” matches {count} relationships: say which by id (rapport log {first} …)")
+        fail(f"“{who}” matches {count} relationships: say which by id, as listed above")
     fail(
         f"no relationship is “{who}”: find one with `rapport find WORDS`, open one with "
         f"`rapport new NAME`, or add --new to open the id {who} with this touch"

@@ -44,6 +44,7 @@ from services.cli.tables import (
     owner_column,
     owner_text,
     owners_hint,
+    print_table,
     short_column,
     table,
     text_column,
@@ -143,7 +144,7 @@ def list_(
         emit_json(found.reply)
         return
     if found.items:
-        console.print(rows)
+        print_table(console, rows, wide)
     elif not found.owners:
         console.print(
             "No relationships match." if owner or stage or band else "No relationships yet."
@@ -247,10 +248,12 @@ def due(
             cells += [item["stage"], owner_text(item.get("owner"), wide=True), score_text(item)]
         rows.add_row(*cells, why(item))
     if found.items:
-        console.print(rows)
+        print_table(console, rows, wide)
     elif not found.owners:
         console.print("Nobody is due: every relationship was touched within its cadence.")
-    for line in found.notes("relationships", f"rapport due --limit {found.enough(limit)}"):
+    whose = f" --owner {owner}" if owner else ""
+    next_step = f"rapport due --limit {found.enough(limit)}{whose}"
+    for line in found.notes("relationships", next_step):
         console.print(line)
 
 
@@ -276,7 +279,7 @@ def proposals(
             owners_hint(owner, owners, "proposals") if owner and owners else "No proposals."
         )
         return
-    console.print(proposals_table(reply["items"], names, wide))
+    print_table(console, proposals_table(reply["items"], names, wide), wide)
 
 
 async def _proposals(

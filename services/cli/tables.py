@@ -11,11 +11,13 @@ from typing import Annotated, Any
 
 import typer
 from rich import box
+from rich.console import Console
 from rich.table import Column, Table
 
 Wide = Annotated[bool, typer.Option("--wide", help="every column (the default fits 80 columns)")]
 
 MORE_OWNERS = 8  # owners named when an owner filter found nothing
+WIDEST = 240  # the widest a `--wide` table grows: past it, its text wraps again
 
 
 def table(*columns: Column | str, title: str | None = None) -> Table:
@@ -111,3 +113,22 @@ def words(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value) or "-"
     return str(value) if value not in (None, "") else "-"
+
+
+def print_table(console: Console, rows: Table, wide: bool) -> None:
+    """Print a table: the compact layout fits the terminal; `--wide` takes the width it needs.
+
+    Squeezed into 80 columns, every column of a wide table would fold a word per line; at its
+    natural width each cell stays whole (a wider terminal, or `less -S`, shows it all).
+    """
+    natural = Console(width=WIDEST).measure(rows).maximum
+    if not wide or natural <= console.width:
+        console.print(rows)
+        return
+    Console(
+        file=console.file,
+        width=natural,
+        color_system=console.color_system,  # type: ignore[arg-type]  # the name it was given
+        force_terminal=console.is_terminal,
+        no_color=console.no_color,
+    ).print(rows)

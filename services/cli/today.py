@@ -21,6 +21,7 @@ from services.cli.tables import (
     id_column,
     name_column,
     owner_text,
+    print_table,
     short_column,
     table,
     text_column,
@@ -105,11 +106,13 @@ def today(
     heading = f"Today, for {whose}" if whose else "Today, for everyone"
     console.print(f"[bold]{heading}[/]: {len(found.items)} to touch this week", highlight=False)
     if found.items:
-        console.print(today_table(found.items, now, wide))
+        print_table(console, today_table(found.items, now, wide), wide)
         console.print("[dim]log a touch: rapport log ID KIND --in|--out|--mutual --note …[/]")
     elif not found.owners:
         console.print("Nothing is due this week.")
-    for line in found.notes("relationships", f"rapport today --limit {found.enough(limit)}"):
+    said = " --all" if everyone else (f" --owner {owner}" if owner else "")
+    next_step = f"rapport today --limit {found.enough(limit)}{said}"
+    for line in found.notes("relationships", next_step):
         console.print(line, highlight=False)
     if not whose and not everyone:
         console.print("[dim]yours only: rapport config owner EMAIL[/]")

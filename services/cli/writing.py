@@ -29,6 +29,7 @@ SOURCE = "rapport-cli"
 # how pydantic words a mismatch of the contract's email pattern (events.data.Email)
 EMAIL_PATTERN_SAID = "String should match pattern '^[^@\\s]+@[^@\\s]+$'"
 DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+LIST_QUERY = {"proposals": "pending"}  # the cheapest query of each projection (else `list`)
 
 
 class Refused(Failure):
@@ -109,7 +110,7 @@ async def caught_up(
     """Wait until a projection has applied `seq`, so the next command sees the write."""
     payload = {"limit": 1, "min_seq": seq, "wait_ms": wait_ms}
     try:
-        await ask_on(nc, settings, projection, "list", payload)
+        await ask_on(nc, settings, projection, LIST_QUERY.get(projection, "list"), payload)
     except QueryFailed:
         return False  # written all the same: it shows once the projection catches up
     return True

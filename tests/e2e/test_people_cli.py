@@ -331,7 +331,7 @@ JSON_COMMANDS: list[tuple[str, ...]] = [
     ("list",), ("list", "--band", "dormant"), ("due",), ("today",), ("find", "grace"),
     ("proposals",), ("audit", "pat-ready"), ("show", "pat-ready"), ("funnel",),
     ("history", "sam-low"), ("dlq",), ("config", "owner"), ("export", "due"),
-    ("token", "create", "ci", "--scope", "read", "--inline"),
+    ("token", "create", "ci", "--scope", "read", "--inline"), ("admin", "streams"),
     ("new", "Json Person", "--email", "json@example.com"),
     ("log", "sam-low", "email"),
     ("emit", "purpose.set", "--rel", "sam-low", "--set", "purpose=a small pilot"),
