@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -19,24 +20,34 @@ Kinds = Annotated[
 
 
 def summary(kind: str, data: dict[str, Any]) -> str:
-    """One notice in a few words."""
+    """One notice in words (the dashboard's live feed says the same)."""
+    reasons = data.get("reasons") or []
+    first = f": {reasons[0]}" if reasons else ""
     if kind == "stage.changed":
-        verdict = data.get("verdict", "?")
-        said = f"{data.get('from')} -> {data.get('to')} {verdict}"
-        if data.get("why"):
-            said += f": {data['why']}"
+        moved = f"from {data.get('from')} to {data.get('to')}"
+        if data.get("accepted"):
+            said = f"moved {moved}"
+        else:
+            said = f"a move {moved} was rejected" + (f": {data['why']}" if data.get("why") else "")
         if data.get("flags"):
             said += f" [{', '.join(data['flags'])}]"
         return said
-    reasons = data.get("reasons") or []
-    first = f": {reasons[0]}" if reasons else ""
     if kind == "health.band.changed":
-        return f"{data.get('from')} -> {data.get('to')}, score {data.get('score')}{first}"
+        score = f"(score {data.get('score')})"
+        return f"health went from {data.get('from')} to {data.get('to')} {score}{first}"
     if kind == "touch.due":
-        return f"a touch was due at {data.get('due')}{first}"
+        return f"a touch fell due{first}"
     if kind == "proposal.decided":
-        return f"proposal {data.get('proposal_id')} {data.get('decision')}"
+        return f"proposal {data.get('proposal_id')} was {data.get('decision')}"
     return ""
+
+
+def when(time: str) -> str:
+    """A notice's time to the second, `2026-12-01 19:12:02` (UTC), or as it came."""
+    try:
+        return datetime.fromisoformat(time).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return time
 
 
 @app.command("notices")
@@ -89,7 +100,7 @@ async def _follow(
                 typer.echo(orjson.dumps({"seq": fed.seq, "notice": orjson.loads(fed.body)}))
             else:
                 typer.echo(
-                    f"{fed.seq:>7}  {notice.time}  {notice.kind:<19}  {notice.subject}  "
+                    f"{fed.seq:>7}  {when(notice.time)}  {notice.kind:<19}  {notice.subject}  "
                     f"{summary(notice.kind, notice.data)}"
                 )
             shown += 1

@@ -2,8 +2,9 @@
 
 `GET /v1/notices?kind=&owner=&relationship_id=` streams the notices as they are published:
 each event's `id` is the notice's `RAPPORT_NOTICES` sequence, its `event` the kind, its `data`
-the CloudEvent. A client that reconnects with `Last-Event-ID` (browsers do it by themselves)
-resumes right after the last one it had: nothing missed, nothing twice. Without it, the stream
+the CloudEvent. A client that reconnects with `Last-Event-ID` (browsers do it by themselves;
+`?last_event_id=` for one that cannot set the header) resumes right after the last one it had:
+nothing missed, nothing twice. Without it, the stream
 starts with the next notice published. Comments (`: ping`) every `RAPPORT_SSE_HEARTBEAT`
 seconds keep proxies from closing a quiet stream. It needs the `read` scope, like every GET.
 
@@ -43,7 +44,7 @@ class BadRequest(ValueError):
 def notice_filter(request: Request) -> tuple[NoticeFilter, int | None]:
     """The filter a request asks for, and where it resumes (None: from the next notice)."""
     params = request.query_params
-    unknown = sorted(set(params) - {"kind", "owner", "relationship_id"})
+    unknown = sorted(set(params) - {"kind", "owner", "relationship_id", "last_event_id"})
     if unknown:
         raise BadRequest(f"{unknown[0]}: not a parameter of /v1/notices")
     kinds: set[str] = set()
@@ -61,11 +62,17 @@ def notice_filter(request: Request) -> tuple[NoticeFilter, int | None]:
     if len(rels) > 1 or (rels and not _RELATIONSHIP.match(rels[0])):
         raise BadRequest("relationship_id: give one id of 1-128 letters, digits, _ or -")
     resume = None
-    last = request.headers.get("last-event-id")
-    if last is not None and last.strip():
-        if not last.strip().isdigit() or int(last) > MAX_SEQ:
-            raise BadRequest("Last-Event-ID: must be the id (a sequence) of a notice received")
-        resume = int(last) + 1
+    # the header, as EventSource sends it when it reconnects; the parameter for a client that
+    # cannot set headers (a new EventSource, after the browser gave up on the old one)
+    for name, last in (
+        ("Last-Event-ID", request.headers.get("last-event-id")),
+        ("last_event_id", params.get("last_event_id")),
+    ):
+        if last is not None and last.strip():
+            if not last.strip().isdigit() or int(last) > MAX_SEQ:
+                raise BadRequest(f"{name}: must be the id (a sequence) of a notice received")
+            resume = int(last) + 1
+            break
     wanted = NoticeFilter(
         frozenset(kinds), owners[0] if owners else None, rels[0] if rels else None
     )

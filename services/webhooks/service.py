@@ -237,8 +237,12 @@ class WebhooksService:
             await self._client.aclose()
         await self.store.close()
         if self._nc is not None:
+            # flush and close, not drain: the intake's cancelled pull leaves its inbox waiting
+            # for a reply that nobody reads, and drain would sit out its 30 s timeout on it
             with contextlib.suppress(Exception):
-                await self._nc.drain()
+                await self._nc.flush(timeout=2)
+            with contextlib.suppress(Exception):
+                await self._nc.close()
         if self._lock is not None:
             self._lock.close()
             self._lock = None

@@ -17,8 +17,9 @@ import orjson
 import pytest
 
 from services.config.tokens import digest
-from services.webhooks.service import WebhooksService
+from services.gateway.sessions import COOKIE
 from tests.factories import event
+from tests.integration.test_security import sign_in
 from tests.publishing import publish
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from services.projection.service import ProjectionService
 
 NOW = datetime.now(UTC)
-READ, ADMIN = "tok-read", "tok-admin"
+READ, ADMIN, EMIT = "tok-read", "tok-admin", "tok-emit"
 
 
 def auth(token: str) -> dict[str, str]:
@@ -39,8 +40,8 @@ def auth(token: str) -> dict[str, str]:
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """A locked gateway (a reader's and an administrator's token), quick heartbeats."""
-    tokens = f"reader:read:{digest(READ)};ops:admin:{digest(ADMIN)}"
+    """A locked gateway (a reader's, an administrator's and a writer's token), quick heartbeats."""
+    tokens = f"reader:read:{digest(READ)};ops:admin:{digest(ADMIN)};crm:emit:{digest(EMIT)}"
     return settings.model_copy(
         update={"api_tokens": tokens, "sse_heartbeat": 0.3, "webhook_allow": "127.0.0.1"}
     )
@@ -164,21 +165,60 @@ async def test_owner_filter_and_bad_parameters(
         assert (await http.get("/v1/notices", headers={"authorization": ""})).status_code == 401
 
 
-@pytest.fixture
-async def webhooks(
-    settings: Settings, services: dict[str, ProjectionService[Any]]
-) -> AsyncIterator[WebhooksService]:
-    service = WebhooksService(settings)
-    await service.start()
-    try:
-        yield service
-    finally:
-        await service.stop()
-
-
-async def test_webhooks_over_http_are_for_administrators(
-    gateway: str, webhooks: WebhooksService
+async def test_a_client_that_cannot_set_the_header_resumes_with_a_parameter(
+    gateway: str, nc: NATS, services: dict[str, ProjectionService[Any]]
 ) -> None:
+    await publish(nc, event("connection.made", "rel-p", at=NOW))
+    async with stream(gateway, "?relationship_id=rel-p&kind=stage.changed") as events:
+        sent = await changes(nc, "rel-p", "awareness")
+        first = await events.next()
+    sent += await changes(nc, "rel-p", "engagement", "conversion")  # while away
+    resumed = f"?relationship_id=rel-p&kind=stage.changed&last_event_id={first['id']}"
+    async with stream(gateway, resumed) as events:
+        got = [await events.next() for _ in range(2)]
+        with pytest.raises(TimeoutError):  # nothing twice
+            await events.next(within=1.0)
+    assert [orjson.loads(e["data"])["id"] for e in [first, *got]] == sent
+    # the header, when a browser sends it on its own reconnect, is newer: it wins
+    both = f"?relationship_id=rel-p&kind=stage.changed&last_event_id={first['id']}"
+    async with stream(gateway, both, {"last-event-id": got[0]["id"]}) as events:
+        assert (await events.next())["id"] == got[1]["id"]
+    async with httpx.AsyncClient(base_url=gateway, headers=auth(READ), timeout=10) as http:
+        refused = await http.get("/v1/notices?last_event_id=yesterday")
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"].startswith("last_event_id: ")
+
+
+async def test_the_stream_respects_token_scopes_and_browser_sessions(
+    gateway: str, nc: NATS, services: dict[str, ProjectionService[Any]]
+) -> None:
+    await publish(nc, event("connection.made", "rel-s", at=NOW))
+    async with httpx.AsyncClient(base_url=gateway, timeout=10) as http:
+        writer = await http.get("/v1/notices", headers=auth(EMIT))
+        assert writer.status_code == 403  # a token that may only write may not listen
+        assert writer.json()["error"]["code"] == "forbidden"
+        assert "this needs read" in writer.json()["error"]["message"]
+        stranger = await http.get("/v1/notices", headers=auth("tok-unknown"))
+        assert stranger.status_code == 401
+    async with stream(gateway, "?relationship_id=rel-s", auth(ADMIN)) as events:
+        await changes(nc, "rel-s", "awareness")
+        assert orjson.loads((await events.next())["data"])["id"] == "stage.changed:rel-s-awareness"
+
+    # a browser signed in with a reading token follows the stream on its session cookie alone
+    async with httpx.AsyncClient(base_url=gateway, timeout=httpx.Timeout(10, read=None)) as browser:
+        signed = await sign_in(browser, READ)
+        assert signed.status_code == 303
+        browser.cookies.set(COOKIE, signed.cookies[COOKIE])
+        async with browser.stream("GET", "/v1/notices?relationship_id=rel-s") as response:
+            assert response.status_code == 200
+            events = Events(response)
+            await changes(nc, "rel-s", "engagement")
+            got = await events.next()
+    assert orjson.loads(got["data"])["id"] == "stage.changed:rel-s-engagement"
+
+
+async def test_webhooks_over_http_are_for_administrators(gateway: str) -> None:
+    # the gateway fixture runs the webhooks service beside it, as `rapport up` does
     async with httpx.AsyncClient(base_url=gateway, timeout=10) as http:
         body = {"url": "http://127.0.0.1:9/hook", "kinds": ["touch.due"]}
         assert (await http.post("/v1/webhooks", json=body, headers=auth(READ))).status_code == 403
