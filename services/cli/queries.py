@@ -250,7 +250,7 @@ def due(
     if found.items:
         print_table(console, rows, wide)
     elif not found.owners:
-        console.print("Nobody is due: every relationship was touched within its cadence.")
+        console.print("Nobody is due: no relationship has passed its next touch.")
     whose = f" --owner {owner}" if owner else ""
     next_step = f"rapport due --limit {found.enough(limit)}{whose}"
     for line in found.notes("relationships", next_step):

@@ -111,11 +111,15 @@ def list_(as_json: Json = False, nats_url: NatsUrl = None, data_dir: DataDir = N
 @webhook_app.command("remove")
 def remove(
     webhook_id: Annotated[str, typer.Argument(metavar="ID", help="as `rapport webhook list`")],
+    as_json: Json = False,
     nats_url: NatsUrl = None,
     data_dir: DataDir = None,
 ) -> None:
     """Forget a webhook and what it was still owed."""
-    _ask_now(nats_url, data_dir, "remove", {"id": webhook_id})
+    answer = _ask_now(nats_url, data_dir, "remove", {"id": webhook_id})
+    if as_json:
+        typer.echo(orjson.dumps(answer))
+        return
     typer.echo(f"webhook {webhook_id} removed")
 
 

@@ -22,9 +22,9 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
 from services.cli.common import DataDir, NatsUrl, app, console, fail, load_settings, run
+from services.cli.tables import table as compact_table
 from services.projection.registry import SPECS
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ def replay(
                               "eps": round(events / seconds) if seconds else 0}  # fmt: skip
         console.print_json(data=figures)
         return
-    table = Table("projection", "events", "seconds", "events/s", "dead letters", "store", "swapped")
+    table = compact_table("projection", "events", "seconds", "events/s", "dead", "store", "swapped")
     for r in reports:
         table.add_row(
             r["projection"],
@@ -79,10 +79,13 @@ def replay(
             f"{r['eps']:,.0f}",
             f"{r['dead_lettered']:,}",
             Path(r["store"]).name,
-            "live, by the running service" if r["swapped_live"] else "offline",
+            "live" if r["swapped_live"] else "offline",
         )
+    notes = ["live: adopted by the running service; offline: nothing was running"]
     if len(reports) > 1:
-        table.caption = f"all three at once in {seconds:.2f} s"
+        notes.insert(0, f"all three at once in {seconds:.2f} s")
+    table.caption = "\n".join(notes)
+    table.caption_justify = "left"
     console.print(table)
 
 

@@ -215,7 +215,8 @@ async def _put_in_use(
         remove_store(path, data_dir, name)
         raise ReplayFailed(
             f"the {name} store is locked by a service that does not answer on "
-            f"{swap_subject(name, settings.instance)} (another --instance?)"
+            f"{swap_subject(name, settings.instance)} (is it another instance? run the replay "
+            "with that service's RAPPORT_INSTANCE)"
         ) from None
     except TimeoutError:
         # the service may still adopt it: the store stays where it is
