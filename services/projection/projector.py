@@ -38,6 +38,7 @@ from nats.js.errors import APIError, NotFoundError
 from events.reading import StoredMessage
 from events.subjects import EVENTS_FILTER, EVENTS_STREAM
 from services.nats.connection import flush
+from services.nats.deliveries import tap, untap
 from services.nats.streams import NO_ROOM
 from services.projection.applier import BatchApplier, Prepared, ProjectionBug
 
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from projections.base import Fold
     from projections.notices import NoticeRules
     from projections.store_base import SqliteStore
+    from services.nats.deliveries import Delivered
 
 log = logging.getLogger("rapport.projector")
 
@@ -130,7 +132,7 @@ class Projector(Generic[S]):
         self.acknowledge = acknowledge
         self.request_expires = request_expires
         self.stats = ProjectorStats()
-        self._buffer: list[Msg] = []
+        self._buffer: list[Delivered] = []
         self._arrived = asyncio.Event()
         self._requests: deque[int] = deque()  # undelivered count of each open pull, oldest first
         self._next_delivery = 1  # the consumer sequence the next delivery must carry
@@ -180,6 +182,7 @@ class Projector(Generic[S]):
                 task.result()
         await self._settle()
         if self._sub is not None:
+            untap(self.nc, self._sub._id)
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
             self._sub = None
@@ -221,6 +224,7 @@ class Projector(Generic[S]):
     async def _subscribe(self) -> None:
         """(Re)create the durable at checkpoint + 1 and open the delivery inbox."""
         if self._sub is not None:
+            untap(self.nc, self._sub._id)
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
         self._buffer.clear()
@@ -259,25 +263,41 @@ class Projector(Generic[S]):
             pending_msgs_limit=self.batch_size * 8,
             pending_bytes_limit=512 * 1024 * 1024,
         )
+        # taken straight from the client's parser, in order: no Msg, no header parsing, no
+        # queue and task per message (services.nats.deliveries)
+        tap(self.nc, self._sub._id, self._take, self._status)
 
-    async def _on_message(self, msg: Msg) -> None:
+    def _take(self, delivered: Delivered) -> None:
+        """A stored message delivered to the pull inbox: buffer it for the next batch."""
         self._last_heard = time.monotonic()
         self._silent_rounds = 0
-        status = msg.headers.get("Status") if msg.headers else None
+        self._buffer.append(delivered)
         requests = self._requests
-        if status is None:
-            self._buffer.append(msg)
-            if requests:
-                requests[0] -= 1
-                if requests[0] <= 0:
-                    requests.popleft()
-        else:
-            if status in ("404", "408", "409") and requests:  # the oldest pull request ended
+        if requests:
+            requests[0] -= 1
+            if requests[0] <= 0:
                 requests.popleft()
-            if status in ("100", "404", "408") and not self._buffer and not self._pending_fresh:
-                # an idle heartbeat or an empty pull: nothing stored is left to deliver
-                self.caught_up_at = max(self.caught_up_at, time.time())
         self._arrived.set()
+
+    def _status(self, status: str) -> None:
+        """A status on the pull inbox: an idle heartbeat (100) or a pull request's end."""
+        self._last_heard = time.monotonic()
+        self._silent_rounds = 0
+        requests = self._requests
+        if status in ("404", "408", "409") and requests:  # the oldest pull request ended
+            requests.popleft()
+        if status in ("100", "404", "408") and not self._buffer and not self._pending_fresh:
+            # an idle heartbeat or an empty pull: nothing stored is left to deliver
+            self.caught_up_at = max(self.caught_up_at, time.time())
+        self._arrived.set()
+
+    async def _on_message(self, msg: Msg) -> None:
+        """The subscription's callback: only used when the client could not be tapped."""
+        status = msg.headers.get("Status") if msg.headers else None
+        if status is None:
+            self._take(msg)
+        else:
+            self._status(status)
 
     async def _request(self) -> None:
         """Keep up to two pull requests open (the next one asked for while this one drains)."""
@@ -348,11 +368,11 @@ class Projector(Generic[S]):
 
     # -- one batch ------------------------------------------------------------------------------
 
-    async def _process(self, batch: list[Msg]) -> None:
+    async def _process(self, batch: list[Delivered]) -> None:
         """Fold this batch while the previous one commits; commit it once that one is done."""
         started = time.perf_counter()
         high = self._taken
-        fresh: list[tuple[int, Msg]] = []
+        fresh: list[tuple[int, Delivered]] = []
         pending, stored_at = 0, 0.0
         for msg in batch:
             seq, delivered, pending, stored_at = delivery(msg.reply)
@@ -387,7 +407,7 @@ class Projector(Generic[S]):
         self.stats.batches += 1
         self.stats.last_batch_seconds = time.perf_counter() - started
 
-    async def _commit(self, prepared: Prepared[S] | None, last: Msg) -> None:
+    async def _commit(self, prepared: Prepared[S] | None, last: Delivered) -> None:
         if prepared is not None:
             await self.applier.commit(prepared)
             self.problem = None

@@ -12,6 +12,7 @@ touches as they fall due.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar, cast
@@ -22,7 +23,7 @@ from events.queries import IdsQuery
 from events.subjects import IDENTITY_SUBJECT, swap_subject
 from projections.store_base import SqliteStore
 from services.nats.broker import add_ping, make_broker, start_broker
-from services.nats.connection import connect
+from services.nats.connection import connect, flush
 from services.nats.log_reader import DirectReader
 from services.nats.roles import consumer_names
 from services.nats.streams import STREAM_WAIT, ensure_streams
@@ -268,14 +269,21 @@ class ProjectionService(Generic[StoreT]):
         if self.publisher is not None:
             await self.publisher.stop()
             await self.publisher.drain(within=2)  # what stays unsent goes out at the next start
-        if self._reader is not None:
-            await self._reader.close()
-        await self._store.close()
-        if self._nc is not None:
-            await self._nc.drain()
-        if self._lock is not None:
-            self._lock.close()
-            self._lock = None
+        try:
+            if self._reader is not None:
+                await self._reader.close()
+            await self._store.close()
+        finally:
+            if self._nc is not None:
+                # everything that used the connection has stopped: flush what is queued (the
+                # last acks) and close; a drain could wait on a connection already lost
+                with contextlib.suppress(Exception):
+                    await flush(self._nc, within=2)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._nc.close(), 5)
+            if self._lock is not None:
+                self._lock.close()
+                self._lock = None
 
     def status(self) -> dict[str, Any]:
         """The projector's counters and query latencies."""
