@@ -37,7 +37,7 @@ import httpx
 import nats
 import orjson
 
-from benchmarks import pipeline
+from benchmarks import pipeline, queries_at_scale
 from benchmarks.soak import rss_mb
 from benchmarks.workload import Workload, generate
 from events.subjects import ping_subject, query_subject
@@ -451,6 +451,7 @@ async def end_to_end_and_queries(
         services.append(gateway)
         say("query latency over NATS and HTTP")
         figures["query_ms"] = await queries(nc, workload, http_port, options)
+        figures.update(await queries_at_scale.measured(nc, workload.relationships, options))
         say("HTTP and dashboard from outside (wrk, hey)")
         figures.update(await from_outside(workload, http_port, options, say))
         for service in services:

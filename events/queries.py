@@ -85,6 +85,19 @@ class HealthSummaryQuery(Query):
     as_of: Rfc3339Time | None = None
 
 
+MAX_CURVE_POINTS = 400  # instants one `health.curve` may ask for (a year, daily, fits)
+
+
+class HealthCurveQuery(Query):
+    """`health.curve`: one relationship's score and band at each of these instants.
+
+    Each point is what `health.get` with that `as_of` answers, from one read of the log.
+    """
+
+    relationship_id: RelationshipId
+    instants: Annotated[tuple[Rfc3339Time, ...], Field(min_length=1, max_length=MAX_CURVE_POINTS)]
+
+
 class ProposalsQuery(Query):
     """`proposals.pending` (and, with `status`, any other lifecycle state)."""
 

@@ -94,6 +94,10 @@ def table(result: dict[str, Any]) -> Table:
             "dashboard relationship page p50 / p99 (hey)",
             f"{board['relationship_p50_ms']} / {board['relationship_p99_ms']} ms",
         )
+    for key, label in (("search", "search (stage.list q)"), ("health_summary", "health.summary")):
+        if result.get(key):
+            figure = result[key]
+            out.add_row(f"{label} p50 / p99, NATS", f"{figure['p50_ms']} / {figure['p99_ms']} ms")
     out.add_row("validated ingest, batches of 1 000", f"{result['ingest_eps']:,} ev/s")
     out.add_row(
         "validated ingest, JetStream's window only", f"{result['ingest_eps_window_only']:,} ev/s"

@@ -49,7 +49,7 @@ STAGE = ProjectionSpec(
     "stage", stage.apply, StageStore, stage_queries.routes, version=3, notices=StageNotices
 )
 HEALTH = ProjectionSpec(
-    "health", health.apply, HealthStore, health_queries.routes, version=3, notices=HealthNotices
+    "health", health.apply, HealthStore, health_queries.routes, version=4, notices=HealthNotices
 )
 PROPOSALS = ProjectionSpec(
     "proposals",

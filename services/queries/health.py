@@ -1,13 +1,22 @@
-"""Queries of the health projection: `rapport.q.health.get|list|summary`."""
+"""Queries of the health projection: `rapport.q.health.get|list|summary|curve`."""
 
 from __future__ import annotations
 
+import asyncio
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from events import Stage
-from events.queries import HealthListQuery, HealthSummaryQuery, RelationshipQuery
+from events.queries import (
+    HealthCurveQuery,
+    HealthListQuery,
+    HealthSummaryQuery,
+    RelationshipQuery,
+)
 from projections.health import fold as health
+from projections.health.curve import states_at
+from projections.health.outlook import CLOSED
 from projections.health.policy import BANDS
 from projections.health.score import assess
 from services.queries.cursors import (
@@ -20,11 +29,14 @@ from services.queries.merge import merge_ordered
 from services.queries.routes import NotFound, Route
 
 if TYPE_CHECKING:
+    from projections.health.fold import HealthState
     from projections.health.store import HealthStore
     from services.queries.routes import Context
 
 SCAN_CHUNK = 500
 SCAN_LIMIT = 20_000  # rows one list request may score before it returns a cursor
+CURVES_KEPT = 256
+CurveKey = tuple[str, tuple[datetime, ...]]  # relationship id, instants
 
 
 def routes(context: Context[HealthStore]) -> list[Route]:
@@ -55,11 +67,13 @@ def routes(context: Context[HealthStore]) -> list[Route]:
             after = decode_relationship_cursor(query.cursor)
         items: list[dict[str, Any]] = []
         scanned, more = 0, True
+        # without a band every row read is an item: read no more than a page (and one more)
+        chunk = SCAN_CHUNK if query.band is not None else min(SCAN_CHUNK, query.limit + 1)
         while more and len(items) < query.limit and scanned < SCAN_LIMIT:
             rows = await context.store.scan(
-                owner=query.owner, due_before=due_before, after=after, limit=SCAN_CHUNK
+                owner=query.owner, due_before=due_before, after=after, limit=chunk
             )
-            more = len(rows) == SCAN_CHUNK
+            more = len(rows) == chunk
             for index, (rel, due, state) in enumerate(rows):
                 scanned += 1
                 after = (due or 0.0, rel) if due_before is not None else rel
@@ -74,10 +88,78 @@ def routes(context: Context[HealthStore]) -> list[Route]:
                     break
         return {"items": items, "next_cursor": encode_cursor(after) if more else None}
 
+    # Curves drawn lately, with the state they were drawn from: every event that moves a score
+    # changes the state, so an unchanged state means an unchanged curve (a long history's
+    # curve costs a read of its whole log; a page shown again is answered from here).
+    curves: OrderedDict[CurveKey, tuple[HealthState, dict[str, Any]]] = OrderedDict()
+    # and the ones being drawn: the same curve asked again meanwhile waits for that drawing
+    drawing: dict[CurveKey, tuple[HealthState | None, asyncio.Future[dict[str, Any]]]] = {}
+
+    async def curve(query: HealthCurveQuery) -> dict[str, Any]:
+        key = (query.relationship_id, query.instants)
+        now = await context.store.get(query.relationship_id)
+        kept = curves.get(key)
+        if kept is not None and kept[0] == now:
+            curves.move_to_end(key)
+            return kept[1]
+        underway = drawing.get(key)
+        if underway is not None and underway[0] == now:
+            return await asyncio.shield(underway[1])
+        task = asyncio.ensure_future(draw(query))
+        drawing[key] = (now, task)
+        try:
+            reply = await asyncio.shield(task)
+        finally:
+            if drawing.get(key, (None, None))[1] is task:
+                del drawing[key]
+        if now is not None:
+            curves[key] = (now, reply)
+            while len(curves) > CURVES_KEPT:
+                curves.popitem(last=False)
+        return reply
+
+    async def draw(query: HealthCurveQuery) -> dict[str, Any]:
+        # one read of the log and one fold: each point is what `get` with that as_of answers
+        stored = await read_relationship(
+            context.reader, query.relationship_id, context.first_copies
+        )
+        events = events_until(stored, None)
+        if not events:
+            raise NotFound(f"relationship {query.relationship_id}")
+        points = []
+        for instant, state in zip(query.instants, states_at(events, query.instants), strict=True):
+            point: dict[str, Any] = {"as_of": instant.isoformat().replace("+00:00", "Z")}
+            if state is None:  # nothing had happened to it by then
+                point.update(score=None, band=None, stage=None)
+            else:
+                report = assess(state, instant)
+                point.update(score=report.score, band=report.band, stage=report.stage.value)
+            points.append(point)
+        return {"relationship_id": query.relationship_id, "points": points}
+
     async def summary(query: HealthSummaryQuery) -> dict[str, Any]:
+        # Counted by band as the store keeps them, re-scoring only the rows whose band may have
+        # changed since they were scored (`HealthStore.band_counts`); exact for now and after.
+        as_of = query.as_of or datetime.now(UTC)
+        now = as_of.timestamp()
+        if query.as_of is None:  # keep what the stale rows say: the next summary is quicker
+            now = await context.store.refresh_bands(now)
+            as_of = datetime.fromtimestamp(now, UTC)
+        counts = await context.store.band_counts(now, query.owner)
+        if counts is None:  # an instant before the rows were scored: score every state
+            return await scan_summary(query, as_of)
+        bands = {name: counts.get(name, 0) for _, name in BANDS}
+        return {
+            "bands": bands,
+            "total": sum(bands.values()),
+            "closed": counts.get(CLOSED, 0),
+            "owner": query.owner,
+            "as_of": as_of.isoformat(),
+        }
+
+    async def scan_summary(query: HealthSummaryQuery, as_of: datetime) -> dict[str, Any]:
         # Scored from each stored state: exact for now and the future; for a past instant the
         # relationships opened after it are left out, and the rest scored with what was known.
-        as_of = query.as_of or datetime.now(UTC)
         bands = {name: 0 for _, name in BANDS}
         closed = 0
         after: str | None = None
@@ -105,6 +187,7 @@ def routes(context: Context[HealthStore]) -> list[Route]:
         Route("get", RelationshipQuery, get),
         Route("list", HealthListQuery, list_, merge=merge_list),
         Route("summary", HealthSummaryQuery, summary, merge=merge_summary),
+        Route("curve", HealthCurveQuery, curve),
     ]
 
 

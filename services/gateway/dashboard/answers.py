@@ -15,14 +15,13 @@ from nats.errors import Error as NatsError
 from events.subjects import AUDIT_SUBJECT, query_subject
 from services.nats.log_reader import DirectReader, LogReadError
 from services.queries.ask import ask as ask_projection
-from services.queries.history import identity_over_nats, read_relationship
+from services.queries.history import identity_over_nats, newest_page
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from fastapi import Request
 
-    from events.reading import Reading
 
 STAGE_GET = query_subject("stage", "get")
 STAGE_LIST = query_subject("stage", "list")
@@ -32,6 +31,7 @@ AUDIT = AUDIT_SUBJECT  # the contract's subject, answered by the stage service
 HEALTH_GET = query_subject("health", "get")
 HEALTH_LIST = query_subject("health", "list")
 HEALTH_SUMMARY = query_subject("health", "summary")
+HEALTH_CURVE = query_subject("health", "curve")
 PROPOSALS = query_subject("proposals", "pending")
 
 
@@ -64,21 +64,28 @@ async def ask(request: Request, subject: str, payload: dict[str, Any]) -> Answer
     return Answer(problem=sentence(answer.problem or "no answer"), code=answer.code)
 
 
-async def stored_events(request: Request, relationship_id: str) -> Answer:
-    """A relationship's stored messages, read (oldest first), through the one reader."""
+async def stored_events(
+    request: Request,
+    relationship_id: str,
+    before: int | None,
+    limit: int,
+    event_type: str | None = None,
+) -> Answer:
+    """A page of a relationship's newest stored messages (of one type, when given), read
+    through the one reader (a `NewestPage`)."""
     settings = request.app.state.settings
     nc = request.app.state.nc
     reader = DirectReader(nc, timeout=settings.request_timeout * 2)
     try:
         first_copies = identity_over_nats(nc, settings.request_timeout)
-        events: list[Reading] = await read_relationship(reader, relationship_id, first_copies)
+        page = await newest_page(reader, relationship_id, before, limit, first_copies, event_type)
     except (LogReadError, NatsError) as exc:
         return Answer(
             problem=sentence(f"the event log could not be read: {exc}"), code="unavailable"
         )
     finally:
         await reader.close()
-    return Answer(data=events)
+    return Answer(data=page)
 
 
 async def owners(request: Request) -> list[str]:

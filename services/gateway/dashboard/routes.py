@@ -11,7 +11,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from events.fields import RELATIONSHIP_ID_PATTERN
@@ -19,6 +19,7 @@ from services.gateway.dashboard import deadletters, docs, lists, today, views
 from services.gateway.dashboard.answers import (
     AUDIT,
     FUNNEL,
+    HEALTH_CURVE,
     HEALTH_GET,
     HEALTH_LIST,
     HEALTH_SUMMARY,
@@ -34,7 +35,10 @@ from services.gateway.dashboard.rendering import render, static_files
 
 DUE_ROWS = 12
 PROPOSAL_ROWS = 10
-INTERACTION_ROWS = 40
+HISTORY_PAGE = 100  # interactions listed on a page; older ones a link away
+INTERACTION = "rapport.interaction.recorded"
+LONG = "long"  # the code of a timeline left to the audit page
+LONG_HISTORY = 1000  # interactions beyond which the page does not ask for the whole audit
 
 RelationshipPath = Annotated[
     str, Path(pattern=RELATIONSHIP_ID_PATTERN, description="relationship id")
@@ -95,24 +99,40 @@ async def overview(request: Request, owner: str | None = None) -> Response:
 
 @router.get("/relationships/{relationship_id}", response_class=HTMLResponse, name="relationship")
 async def relationship(
-    request: Request, relationship_id: RelationshipPath, touches: str | None = None
+    request: Request,
+    relationship_id: RelationshipPath,
+    before: Annotated[int | None, Query(ge=1, description="older interactions: a cursor")] = None,
 ) -> Response:
     """One relationship: contact, stage timeline, health over the year, touches, proposals."""
     one = {"relationship_id": relationship_id}
-    instants = views.health_instants(datetime.now(UTC))
-    stage, health, audit, proposals, stored, *series = await asyncio.gather(
+    # the chart's instants move by the hour: the health service keeps the curve it drew
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    instants = views.health_instants(hour)
+    curve_query = {**one, "instants": [at.isoformat() for at in instants]}
+    page = asyncio.ensure_future(
+        stored_events(request, relationship_id, before, HISTORY_PAGE, INTERACTION)
+    )
+
+    async def timeline() -> Answer:
+        # the audit reads the whole log: for a history longer than a page, it has its own page
+        touches = await page
+        if touches.ok and (touches.data.stored > LONG_HISTORY or before is not None):
+            return Answer(problem="the history is long: see the audit page", code=LONG)
+        return await ask(request, AUDIT, one)
+
+    stage, health, audit, proposals, stored, curve = await asyncio.gather(
         ask(request, STAGE_GET, one),
         ask(request, HEALTH_GET, one),
-        ask(request, AUDIT, one),
+        timeline(),
         ask(request, PROPOSALS, {**one, "status": "all"}),
-        stored_events(request, relationship_id),
-        *(ask(request, HEALTH_GET, {**one, "as_of": at.isoformat()}) for at in instants),
+        page,
+        ask(request, HEALTH_CURVE, curve_query),
     )
     if stage.code == "not_found":
         return render(request, "unknown.html", {"relationship_id": relationship_id}, 404)
-    history = _health_history(instants, series)
+    history = _health_history(instants, curve)
     partner = (proposals.data.get("partner") or {}) if proposals.ok else {}
-    every_touch = views.interactions(stored.data) if stored.ok else []
+    touches = views.interactions(stored.data.readings) if stored.ok else []
     return render(
         request,
         "relationship.html",
@@ -125,21 +145,24 @@ async def relationship(
             "audit": audit,
             "proposals": proposals,
             "stored": stored,
-            "touches": every_touch,
+            "touches": touches,
+            # the newest page, or an older one: each links to the one before it
+            "older": stored.data.older if stored.ok else None,
+            "paged": before is not None,
             "purpose": partner.get("purpose"),
             "capacity": partner.get("capacity"),
-            # `?touches=all` lists every interaction, not only the newest
-            "interaction_rows": len(every_touch) if touches == "all" else INTERACTION_ROWS,
         },
     )
 
 
-def _health_history(instants: list[datetime], series: list[Answer]) -> Answer:
-    """The year's health chart, or why it cannot be drawn."""
-    failed = [answer for answer in series if not answer.ok and answer.code != "not_found"]
-    if failed:
-        return Answer(problem=failed[0].problem, code=failed[0].code)
-    scores = [int(answer.data["score"]) if answer.ok else None for answer in series]
+def _health_history(instants: list[datetime], curve: Answer) -> Answer:
+    """The year's health chart (from one `health.curve`), or why it cannot be drawn."""
+    if curve.ok:
+        scores = [point["score"] for point in curve.data["points"]]
+    elif curve.code == "not_found":  # nothing known of it yet: a chart of gaps
+        scores = [None] * len(instants)
+    else:
+        return Answer(problem=curve.problem, code=curve.code)
     return Answer(data=views.health_chart(instants, scores))
 
 
