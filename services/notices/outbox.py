@@ -16,6 +16,8 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Protocol
 
+from services.config.tasks import stop_task
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
@@ -56,6 +58,7 @@ class OutboxPublisher:
         self.problem: str | None = None  # why notices are not going out now
         self._news = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False  # a flag as well as a cancel (services.config.tasks)
 
     def wake(self) -> None:
         """Say the outbox has something new (a batch with notices was committed)."""
@@ -64,15 +67,14 @@ class OutboxPublisher:
     def start(self) -> None:
         """Send what a previous run left, then keep sending."""
         self._news.set()
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name=f"outbox-{self.name}")
 
     async def stop(self) -> None:
         """Stop sending (what is unsent stays in the outbox for the next start)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        self._stopping = True
+        await stop_task(task)
 
     async def drain(self, within: float) -> bool:
         """Send what is in the outbox now; True once it is empty (False after `within` s)."""
@@ -88,7 +90,7 @@ class OutboxPublisher:
 
     async def _run(self) -> None:
         backoff = 0.2
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._news.wait(), IDLE_CHECK)
             self._news.clear()

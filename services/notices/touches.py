@@ -16,7 +16,6 @@ relationship has no due instant, so it is never announced.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING, Protocol
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 import orjson
 
 from projections.health.notices import touch_due_notice
+from services.config.tasks import stop_task
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -73,21 +73,21 @@ class TouchScheduler:
         self._mark: tuple[float, str] | None = None
         self._kept_at = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False  # a flag as well as a cancel (services.config.tasks)
 
     def start(self) -> None:
         """Start announcing."""
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="touch-due")
 
     async def stop(self) -> None:
         """Stop (the watermark is where it was last committed)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        self._stopping = True
+        await stop_task(task)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 delay = await self.round()
             except asyncio.CancelledError:

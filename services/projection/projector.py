@@ -37,6 +37,7 @@ from nats.js.errors import APIError, NotFoundError
 
 from events.reading import StoredMessage
 from events.subjects import EVENTS_FILTER, EVENTS_STREAM
+from services.config.tasks import stop_task
 from services.nats.connection import flush
 from services.nats.deliveries import tap, untap
 from services.nats.streams import NO_ROOM
@@ -171,15 +172,8 @@ class Projector(Generic[S]):
     async def stop(self) -> None:
         """Stop pulling; what was committed stays committed, the rest is redelivered later."""
         task, self._task = self._task, None
-        if task is not None:
-            # A flag as well as a cancel: Python 3.11's wait_for can swallow a cancellation
-            # that races with the future it waits on, and the loop would then go on.
-            self._stopping = True
-            while not task.done():
-                task.cancel()
-                await asyncio.wait({task}, timeout=1)
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                task.result()
+        self._stopping = True  # a flag as well as a cancel (services.config.tasks)
+        await stop_task(task)
         await self._settle()
         if self._sub is not None:
             untap(self.nc, self._sub._id)

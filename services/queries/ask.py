@@ -1,4 +1,5 @@
-"""The one way to ask a projection: a NATS request, its reply, and what went wrong, in words.
+"""The one way to ask a service (a projection, or the webhooks service): a NATS request, its
+reply, and what went wrong, in words.
 
 The HTTP API turns an `Answer` into a response, the dashboard into a panel (or a sentence in
 its place), the CLI into a table (or an error). A reply is an error when it says so in the
@@ -15,7 +16,7 @@ from nats.errors import Error as NatsError
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
-from events.subjects import AUDIT_SUBJECT, IDENTITY_SUBJECT, QUERY_PREFIX
+from events.subjects import AUDIT_SUBJECT, CONTROL_PREFIX, IDENTITY_SUBJECT, QUERY_PREFIX
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
@@ -47,6 +48,8 @@ def service_of(subject: str) -> str:
         return "stage"
     if subject == IDENTITY_SUBJECT:
         return "projection"
+    if subject.startswith(f"{CONTROL_PREFIX}."):  # rapport.ctl.<service>.<verb>
+        return subject.removeprefix(f"{CONTROL_PREFIX}.").split(".")[0]
     return subject.removeprefix(f"{QUERY_PREFIX}.").split(".")[0]
 
 

@@ -38,6 +38,7 @@ from events.notices import owner_matches, read_notice
 from events.parsing import describe
 from events.subjects import NOTICES_FILTER, NOTICES_STREAM, webhooks_subject
 from services.config.failures import Failure
+from services.config.tasks import stop_task
 from services.nats.broker import add_ping, make_broker, start_broker
 from services.nats.connection import connect
 from services.nats.roles import WEBHOOKS_CONSUMER
@@ -96,6 +97,7 @@ class WebhooksService:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._attempts: set[asyncio.Task[None]] = set()
+        self._stopping = False  # a flag as well as a cancel (services.config.tasks)
         self._in_flight: set[tuple[str, str]] = set()
         self.problem: str | None = None
         self.stats = {"taken_in": 0, "delivered": 0, "failed_attempts": 0, "given_up": 0}
@@ -205,6 +207,7 @@ class WebhooksService:
 
     async def start(self) -> None:
         """Lock the store, connect, take notices in, deliver, answer."""
+        self._stopping = False
         self._lock = lock_store(self.settings)
         await self.store.open()
         self._webhooks = await self.store.webhooks()
@@ -228,11 +231,11 @@ class WebhooksService:
     async def stop(self) -> None:
         """Stop answering and delivering; what is pending is delivered after the next start."""
         await self.broker.stop()
+        self._stopping = True
         for task in [*self._tasks, *self._attempts]:
             task.cancel()
         for task in [*self._tasks, *self._attempts]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await stop_task(task)
         if self._client is not None:
             await self._client.aclose()
         await self.store.close()
@@ -261,7 +264,7 @@ class WebhooksService:
 
     async def _take_notices_in(self) -> None:
         backoff = 0.2
-        while True:
+        while not self._stopping:
             try:
                 subscription = await self.js.pull_subscribe(
                     NOTICES_FILTER,
@@ -324,7 +327,7 @@ class WebhooksService:
     # -- delivery -------------------------------------------------------------------------------
 
     async def _dispatch(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 delay = await self._send_what_is_due()
             except asyncio.CancelledError:

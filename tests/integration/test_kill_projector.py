@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from typing import TYPE_CHECKING
 
-import orjson
 import pytest
 
-from events.subjects import ping_subject
 from services.config.settings import Settings
 from services.projection.registry import SPECS
 from services.projection.store_files import current_store
 from tests.publishing import publish_all, workload
 from tests.rebuild import assert_equals_a_clean_rebuild
+from tests.services import applied_seq, start_service
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,25 +23,6 @@ if TYPE_CHECKING:
     from services.nats.embedded import EmbeddedNats
 
 EVENTS = 12_000
-
-
-def start_service(name: str, url: str, data_dir: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "RAPPORT_NATS_URL": url, "RAPPORT_DATA_DIR": str(data_dir)}
-    env["RAPPORT_BATCH_SIZE"] = "250"
-    return subprocess.Popen(
-        [sys.executable, "-m", "services", "service", name],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-async def applied_seq(nc: NATS, name: str) -> int:
-    try:
-        reply = await nc.request(ping_subject(name), b"", timeout=0.5)
-    except Exception:
-        return -1
-    return int(orjson.loads(reply.data).get("applied_seq", -1))
 
 
 async def wait_applied(nc: NATS, name: str, at_least: int, within: float = 60) -> int:
@@ -76,7 +53,7 @@ async def test_kill_nine_mid_stream_then_restart(
     await publish_all(nc, envelopes)
     data_dir = tmp_path / "data"
 
-    service = start_service(name, nats_server.url, data_dir)
+    service = start_service(name, nats_server.url, data_dir, 250)
     try:
         await wait_applied(nc, name, EVENTS // 3)
         service.send_signal(signal.SIGKILL)
@@ -84,7 +61,7 @@ async def test_kill_nine_mid_stream_then_restart(
         # what the killed process had committed when the kill landed (not what it said before)
         killed_at = await checkpoint_on_disk(data_dir, name)
         assert EVENTS // 3 <= killed_at < EVENTS, "the kill must land mid-stream"
-        service = start_service(name, nats_server.url, data_dir)
+        service = start_service(name, nats_server.url, data_dir, 250)
         await wait_applied(nc, name, EVENTS)
     finally:
         service.terminate()
