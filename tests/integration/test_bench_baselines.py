@@ -19,7 +19,7 @@ from benchmarks.baselines import (
 )
 from benchmarks.result import NotLoopback
 from events import parse_event
-from events.subjects import DLQ_STREAM, EVENTS_STREAM
+from events.subjects import DLQ_STREAM, EVENTS_STREAM, NOTICES_STREAM
 from projections.health.fold import apply as health_apply
 from projections.stage.fold import apply as stage_apply
 from tests.factories import BASE_TIME, SAMPLE_DATA
@@ -122,6 +122,7 @@ async def assert_stream_untouched(nc: NATS, before: StreamConfig) -> None:
     assert {stream.config.name for stream in await js.streams_info()} == {
         EVENTS_STREAM,
         DLQ_STREAM,
+        NOTICES_STREAM,
     }
 
 

@@ -349,6 +349,8 @@ async def test_a_bug_stops_the_projection_loudly_and_healthz_says_which(
     await service.start()
     try:
         opened = await publish(nc, event("connection.made", "r"))
+        # applied alone: a bug stops a whole batch, and the handshake must be in an earlier one
+        assert await service.projector.wait_applied(opened, 10)
         call = await publish(
             nc, event("interaction.recorded", "r", {"kind": "call", "direction": "inbound"})
         )

@@ -24,6 +24,7 @@ from services.nats.embedded import EmbeddedNats, free_port
 from services.nats.streams import ensure_streams
 from services.projection.registry import SPECS
 from services.projection.service import ProjectionService
+from services.webhooks.service import WebhooksService
 from tests.conftest import running_gateway
 from tests.factories import event, raw
 
@@ -51,9 +52,12 @@ def bearer(token: str) -> dict[str, str]:
 async def locked(settings: Settings, services: dict[str, Any]) -> Any:
     ingest = IngestService(settings)
     await ingest.start()
+    webhooks = WebhooksService(settings)  # every service of `rapport up` runs: /healthz is 200
+    await webhooks.start()
     async with running_gateway(settings.model_copy(update={"api_tokens": INLINE})) as url:
         async with httpx.AsyncClient(base_url=url) as client:
             yield client
+    await webhooks.stop()
     await ingest.stop()
 
 
