@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, TypeVar
 
 import nats
-from nats.errors import AuthorizationError, NoServersError
+from nats.errors import AuthorizationError, NoRespondersError, NoServersError
 from nats.errors import Error as NatsError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.errors import ServiceUnavailableError
 
 from services.config.failures import Failure
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from nats.aio.client import Client as NATS
 
     from services.config.settings import Settings
 
 log = logging.getLogger("rapport.nats")
+
+T = TypeVar("T")
 
 
 class NatsUnavailable(Failure):
@@ -102,3 +109,27 @@ async def flush(nc: NATS, within: int = 5) -> None:
     if push is not None and nc.is_connected:
         await push(force_flush=True)
     await nc.flush(timeout=within)
+
+
+# what JetStream's API says while a cluster elects a leader (after losing a node, or its meta
+# leader): the request times out, nobody answers, or "temporarily unavailable"
+NOT_YET = (NatsTimeout, NoRespondersError, ServiceUnavailableError)
+
+
+async def patiently(what: str, call: Callable[[], Awaitable[T]], within: float) -> T:
+    """`call()`, again with backoff while JetStream cannot answer yet; past `within` s, its error.
+
+    For the few setup requests a start or a replay cannot do without (stream info, consumer
+    create and delete): a leader election takes seconds and must not fail them for nothing.
+    """
+    deadline = time.monotonic() + within
+    backoff = 0.2
+    while True:
+        try:
+            return await call()
+        except NOT_YET as exc:
+            if time.monotonic() + backoff >= deadline:
+                raise
+            log.warning("JetStream cannot %s yet (%s); retrying", what, exc.__class__.__name__)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)

@@ -38,7 +38,7 @@ from nats.js.errors import APIError, NotFoundError
 from events.reading import StoredMessage
 from events.subjects import EVENTS_FILTER, EVENTS_STREAM
 from services.config.tasks import stop_task
-from services.nats.connection import flush
+from services.nats.connection import flush, patiently
 from services.nats.deliveries import tap, untap
 from services.nats.streams import NO_ROOM
 from services.projection.applier import BatchApplier, Prepared, ProjectionBug
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("rapport.projector")
 
 HEARTBEAT = 1.0  # seconds between the server's idle heartbeats on an open pull request
+SETUP_SECONDS = 30.0  # how long a start waits for JetStream to elect a leader and answer
 
 S = TypeVar("S")
 
@@ -165,7 +166,8 @@ class Projector(Generic[S]):
     async def start(self) -> None:
         """Resume after the store's checkpoint and start folding in the background."""
         await self.applier.resume()
-        await self._subscribe()
+        # a cluster electing a leader answers in seconds, not never
+        await patiently(f"set up the {self.name} consumer", self._subscribe, SETUP_SECONDS)
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name=f"projector-{self.name}")
 

@@ -26,7 +26,7 @@ from nats.errors import NoRespondersError
 
 from events.subjects import EVENTS_STREAM, swap_subject
 from services.config.failures import Failure
-from services.nats.connection import connect
+from services.nats.connection import connect, patiently
 from services.nats.process import settle_memory
 from services.nats.roles import consumer_names
 from services.projection.projector import Projector
@@ -111,7 +111,8 @@ async def _replay(
     stall: float,
 ) -> ReplayReport:
     js = nc.jetstream()
-    target = (await js.stream_info(EVENTS_STREAM)).state.last_seq
+    info = await patiently("tell the log's length", lambda: js.stream_info(EVENTS_STREAM), 30)
+    target = info.state.last_seq
     try:
         lock = lock_projection(settings.data_dir, name)
     except StoreInUse:

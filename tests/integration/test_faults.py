@@ -7,19 +7,22 @@ events lost, and every projection equal to a clean rebuild from the log.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
 import pytest
+from nats.errors import TimeoutError as NatsTimeout
 
 from events.subjects import EVENTS_STREAM, event_subject
 from services.config.settings import Settings
 from services.ingest.service import IngestService
-from services.nats.connection import connect
+from services.nats.connection import connect, patiently
 from services.nats.embedded import EmbeddedNats, free_port
 from services.nats.streams import ensure_streams
 from services.projection.registry import SPECS
+from services.projection.replay import replay
 from services.projection.service import ProjectionService
 from tests.cluster import LoopbackCluster
 from tests.publishing import ingest_retrying, workload
@@ -176,3 +179,50 @@ async def test_a_cluster_node_dies_during_ingest(tmp_path: Path) -> None:
 @pytest.mark.slow
 async def test_a_cluster_node_dies_during_heavy_ingest(tmp_path: Path) -> None:
     await cluster_node_failure(tmp_path, events=20_000)
+
+
+async def test_a_replay_waits_out_a_cluster_without_a_leader(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rebuild started while JetStream cannot answer (no quorum) goes on once it can."""
+    cluster = LoopbackCluster(tmp_path / "cluster")
+    await cluster.start()
+    settings = Settings(nats_url=cluster.url, data_dir=tmp_path / "data", replicas=3)
+    client = await connect(settings, "publisher")
+    try:
+        await ensure_streams(client.jetstream(timeout=10), replicas=3)
+        envelopes = [e for e in workload(60, seed=7) if e["type"] != "rapport.stage.changed"]
+        acked = await publish_retrying(client, envelopes, time.monotonic() + 60)
+        cluster.kill(1)
+        cluster.kill(2)  # one node of three: no leader can be elected
+        with caplog.at_level(logging.WARNING, logger="rapport.nats"):
+            rebuilding = asyncio.create_task(replay(settings, "stage"))
+            deadline = time.monotonic() + 30
+            while not any(
+                "cannot" in r.getMessage() and "yet" in r.getMessage() for r in caplog.records
+            ):
+                assert not rebuilding.done(), rebuilding.exception()
+                assert time.monotonic() < deadline, "the replay never met an unanswering JetStream"
+                await asyncio.sleep(0.1)
+            await cluster.restart(1)  # a quorum again
+            report = await asyncio.wait_for(rebuilding, 60)
+        assert report.applied_seq == max(acked.values())
+    finally:
+        await client.close()
+        cluster.stop()
+
+
+async def test_patience_has_an_end() -> None:
+    """A JetStream that never answers is an error after the time allowed, not a hang."""
+    calls = 0
+
+    async def never() -> None:
+        nonlocal calls
+        calls += 1
+        raise NatsTimeout
+
+    started = time.monotonic()
+    with pytest.raises(NatsTimeout):
+        await patiently("answer", never, within=1.0)
+    assert calls >= 2
+    assert time.monotonic() - started < 5
