@@ -195,6 +195,9 @@ class ProposalsReply(Applied):
     """`proposals.pending`: the most ready first."""
 
     items: list[ProposalItem]
+    matched: Count | None = Field(
+        default=None, description="how many proposals match in all, listed or not (v1.1+)"
+    )
 
 
 # -- audit and history ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ made easy to say yes to.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -54,26 +55,62 @@ def _norm(goals: tuple[str, ...]) -> set[str]:
 
 def readiness(context: PartnerContext, proposal: Proposal, as_of: datetime) -> Readiness:
     """Judge one proposal against its relationship at `as_of`."""
-    parts: dict[str, tuple[float, str]] = {"stage": STAGE_FIT[stage_on(context, as_of)]}
+    parts = _partner_parts(context, as_of)
+    capacity = context.capacity
+    parts["timing"] = _timing(capacity.available_from if capacity else None, proposal, as_of)
+    parts["goals"] = _goals(capacity.goals if capacity else (), proposal.goals)
+    ordered = sorted(parts.items(), key=lambda item: -WEIGHTS[item[0]] * (1 - item[1][0]))
+    return Readiness(_score(parts), [reason for _, (_, reason) in ordered])
 
+
+def ceilings(context: PartnerContext) -> tuple[float, dict[str, int]]:
+    """(from, {proposal id: ceiling}): no readiness at any instant from `from` on exceeds it.
+
+    After the latest event of the relationship nothing it is judged on rises with time: the
+    stage holds, health never rises between events (`projections.health.outlook`), capacity
+    and goals are the partner's as noted. Only timing can: "available from" a future date
+    becomes "available since" once it passes, so the ceiling takes the better of the two.
+    Finding the most ready proposals then scores only those whose ceiling could still make
+    the list (services.queries.proposals).
+    """
+    start = context.health.latest_at
+    if not context.proposals or not math.isfinite(start):
+        return start, {}
+    as_of = datetime.fromtimestamp(start, UTC)
+    shared = _partner_parts(context, as_of)
+    capacity = context.capacity
+    available = capacity.available_from if capacity else None
+    goals = capacity.goals if capacity else ()
+    found: dict[str, int] = {}
+    for proposal in context.proposals:
+        timing = max(
+            _timing(available, proposal, as_of)[0],
+            _timing(available, proposal, datetime.max.replace(tzinfo=UTC))[0],
+        )
+        parts = {**shared, "timing": (timing, ""), "goals": _goals(goals, proposal.goals)}
+        found[proposal.proposal_id] = _score(parts)
+    return start, found
+
+
+def _partner_parts(context: PartnerContext, as_of: datetime) -> dict[str, tuple[float, str]]:
+    """The parts every proposal of a relationship shares: its stage, health and capacity."""
+    parts: dict[str, tuple[float, str]] = {"stage": STAGE_FIT[stage_on(context, as_of)]}
     health = assess(context.health, as_of)
     health_reason = f"relationship health is {health.score} ({health.band})"
     if health.score < 60 and health.reasons:
         health_reason += f": {health.reasons[0]}"
     parts["health"] = (health.score / 100, health_reason)
-
     capacity = context.capacity
     parts["capacity"] = (
         CAPACITY_FIT[capacity.level]
         if capacity
         else (0.4, "their capacity is unknown: ask what they can take on before proposing")
     )
-    parts["timing"] = _timing(capacity.available_from if capacity else None, proposal, as_of)
-    parts["goals"] = _goals(capacity.goals if capacity else (), proposal.goals)
+    return parts
 
-    total = sum(WEIGHTS[name] * value for name, (value, _) in parts.items())
-    ordered = sorted(parts.items(), key=lambda item: -WEIGHTS[item[0]] * (1 - item[1][0]))
-    return Readiness(round(100 * total), [reason for _, (_, reason) in ordered])
+
+def _score(parts: dict[str, tuple[float, str]]) -> int:
+    return round(100 * sum(WEIGHTS[name] * value for name, (value, _) in parts.items()))
 
 
 def stage_on(context: PartnerContext, as_of: datetime) -> Stage:

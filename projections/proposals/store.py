@@ -1,18 +1,26 @@
-"""The proposals projection's tables: partner contexts, and proposals indexed by status."""
+"""The proposals projection's tables: partner contexts, and proposals indexed by status.
+
+Each proposal row keeps a readiness ceiling and the instant it holds from (the relationship's
+latest event; `projections.proposals.readiness.ceilings`), so the most ready proposals are
+found by scoring only those whose ceiling could still put them on the list.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from projections.proposals import codec
+from projections.proposals.readiness import ceilings
 from projections.store_base import SqliteStore, owner_filter, placeholders
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import AsyncIterator, Mapping, Sequence
 
     import aiosqlite
 
     from projections.proposals.fold import PartnerContext
+
+CEILING_CHUNK = 64  # proposals scored at a time, in order of their ceiling
 
 
 class ProposalsStore(SqliteStore["PartnerContext"]):
@@ -24,10 +32,28 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
         ) WITHOUT ROWID""",
         """CREATE TABLE IF NOT EXISTS proposals (
             relationship_id TEXT NOT NULL, proposal_id TEXT NOT NULL, status TEXT NOT NULL,
-            owner TEXT, opened_at TEXT NOT NULL, PRIMARY KEY (relationship_id, proposal_id)
+            owner TEXT, opened_at TEXT NOT NULL, ceiling INTEGER, ceiling_from REAL,
+            PRIMARY KEY (relationship_id, proposal_id)
         ) WITHOUT ROWID""",
         "CREATE INDEX IF NOT EXISTS proposals_by_status ON proposals (status, relationship_id)",
     )
+    # after `tables`, once a store of an older shape has the columns (see `open`)
+    ceiling_tables = (
+        "CREATE INDEX IF NOT EXISTS proposals_by_ceiling ON proposals (ceiling)",
+        "CREATE INDEX IF NOT EXISTS proposals_by_owner ON proposals (owner, ceiling)",
+    )
+
+    async def open(self) -> None:
+        """Open the store; one of an older shape gains the ceiling columns (its rows without
+        one are scored at every query until their relationship moves again, or a replay)."""
+        await super().open()
+        async with self.writer.execute("PRAGMA table_info(proposals)") as cursor:
+            columns = {row[1] for row in await cursor.fetchall()}
+        if "ceiling" not in columns:
+            await self.writer.execute("ALTER TABLE proposals ADD COLUMN ceiling INTEGER")
+            await self.writer.execute("ALTER TABLE proposals ADD COLUMN ceiling_from REAL")
+        for ddl in self.ceiling_tables:
+            await self.writer.execute(ddl)
 
     async def load_rows(self, keys: Sequence[str]) -> dict[str, PartnerContext]:
         """Contexts of these relationships."""
@@ -44,19 +70,31 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
             "ON CONFLICT(relationship_id) DO UPDATE SET owner=excluded.owner, state=excluded.state",
             [(rel, after.owner, codec.encode(after)) for rel, (_, after) in changes.items()],
         )
-        rows = [
-            (rel, p.proposal_id, p.status, after.owner, p.opened_at.isoformat())
-            for rel, (before, after) in changes.items()
-            if after.proposals
-            and (
-                before is None or (before.proposals, before.owner) != (after.proposals, after.owner)
-            )
-            for p in after.proposals
-        ]
+        # a proposal's ceiling moves with anything its relationship does, not only with it
+        rows = []
+        for rel, (_, after) in changes.items():
+            if not after.proposals:
+                continue
+            start, ceiling = ceilings(after)
+            rows += [
+                (
+                    rel,
+                    p.proposal_id,
+                    p.status,
+                    after.owner,
+                    p.opened_at.isoformat(),
+                    ceiling.get(p.proposal_id),
+                    start,
+                )
+                for p in after.proposals
+            ]
         if rows:
             await writer.executemany(
-                "INSERT OR REPLACE INTO proposals "
-                "(relationship_id, proposal_id, status, owner, opened_at) VALUES (?,?,?,?,?)",
+                "INSERT INTO proposals (relationship_id, proposal_id, status, owner, opened_at, "
+                "ceiling, ceiling_from) VALUES (?,?,?,?,?,?,?) "
+                "ON CONFLICT(relationship_id, proposal_id) DO UPDATE SET status=excluded.status, "
+                "owner=excluded.owner, opened_at=excluded.opened_at, ceiling=excluded.ceiling, "
+                "ceiling_from=excluded.ceiling_from",
                 rows,
             )
 
@@ -67,22 +105,100 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
         statuses: Sequence[str],
         *,
         relationship_id: str | None = None,
+        proposal_id: str | None = None,
         owner: str | None = None,
+        unbounded_at: float | None = None,
         limit: int = 1000,
     ) -> list[tuple[str, str]]:
-        """(relationship id, proposal id) of proposals in these statuses."""
-        where = [f"status IN ({placeholders(len(statuses))})"]
-        params: list[object] = list(statuses)
-        if relationship_id is not None:
-            where.append("relationship_id = ?")
-            params.append(relationship_id)
-        if owner is not None:
-            clause, values = owner_filter(owner)
-            where.append(clause)
-            params.extend(values)
+        """(relationship id, proposal id) of proposals in these statuses, oldest first.
+
+        With `unbounded_at`, only those whose ceiling does not hold at that instant (the
+        relationship has events after it, or the row has no ceiling yet).
+        """
+        where, params = self._where(statuses, relationship_id, proposal_id, owner)
+        if unbounded_at is not None:
+            where.append("(ceiling IS NULL OR ceiling_from > ?)")
+            params.append(unbounded_at)
         sql = (
             "SELECT relationship_id, proposal_id FROM proposals "
             f"WHERE {' AND '.join(where)} ORDER BY opened_at LIMIT ?"
         )
         async with self.reader.execute(sql, [*params, limit]) as cursor:
             return [(rel, pid) for rel, pid in await cursor.fetchall()]
+
+    async def count(
+        self,
+        statuses: Sequence[str],
+        *,
+        relationship_id: str | None = None,
+        proposal_id: str | None = None,
+        owner: str | None = None,
+    ) -> int:
+        """How many proposals are in these statuses (read from the status index)."""
+        where, params = self._where(statuses, relationship_id, proposal_id, owner)
+        row = await self.read_one(
+            f"SELECT count(*) FROM proposals WHERE {' AND '.join(where)}", params
+        )
+        return int(row[0]) if row else 0
+
+    async def by_ceiling(
+        self,
+        statuses: Sequence[str],
+        at: float,
+        *,
+        relationship_id: str | None = None,
+        proposal_id: str | None = None,
+        owner: str | None = None,
+    ) -> AsyncIterator[list[tuple[str, str, int]]]:
+        """(relationship id, proposal id, ceiling) of those whose ceiling holds at `at`, in
+        chunks, the highest ceiling first."""
+        sql, params = self.ceiling_query(statuses, at, relationship_id, proposal_id, owner)
+        async with self.reader.execute(sql, params) as cursor:
+            while rows := await cursor.fetchmany(CEILING_CHUNK):
+                yield [(rel, pid, ceiling) for rel, pid, ceiling in rows]
+
+    @classmethod
+    def ceiling_query(
+        cls,
+        statuses: Sequence[str],
+        at: float,
+        relationship_id: str | None = None,
+        proposal_id: str | None = None,
+        owner: str | None = None,
+    ) -> tuple[str, list[object]]:
+        """The SQL of `by_ceiling`: it reads an index in ceiling order (no sort of every row)."""
+        where, params = cls._where(statuses, relationship_id, proposal_id, owner)
+        # `+status`: not by the status index (nearly every row is pending), but in ceiling order
+        where[0] = f"+{where[0]}"
+        if owner is not None and "@" not in owner:
+            # one range of the owner index that holds `maria` and every `maria@…`
+            where.append("owner >= ? AND owner < ?")
+            params += [owner, f"{owner}A"]
+        where.append("ceiling_from <= ?")
+        params.append(at)
+        sql = (
+            "SELECT relationship_id, proposal_id, ceiling FROM proposals "
+            f"WHERE {' AND '.join(where)} ORDER BY ceiling DESC"
+        )
+        return sql, params
+
+    @staticmethod
+    def _where(
+        statuses: Sequence[str],
+        relationship_id: str | None,
+        proposal_id: str | None,
+        owner: str | None,
+    ) -> tuple[list[str], list[object]]:
+        where = [f"status IN ({placeholders(len(statuses))})"]
+        params: list[object] = list(statuses)
+        if relationship_id is not None:
+            where.append("relationship_id = ?")
+            params.append(relationship_id)
+        if proposal_id is not None:
+            where.append("proposal_id = ?")
+            params.append(proposal_id)
+        if owner is not None:
+            clause, values = owner_filter(owner)
+            where.append(clause)
+            params.extend(values)
+        return where, params

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from services.queries.routes import Context
 
 STATUSES = ("drafted", "submitted", "accepted", "declined", "withdrawn")
-SCORED_AT_MOST = 10_000
+SCORED_AT_MOST = 10_000  # proposals one query scores, at most
 
 
 def routes(service: Context[ProposalsStore]) -> list[Route]:
@@ -27,44 +27,35 @@ def routes(service: Context[ProposalsStore]) -> list[Route]:
         statuses = {"pending": sorted(PENDING), "all": list(STATUSES)}.get(
             query.status, [query.status]
         )
-        # readiness is judged now, so every match is scored before the most ready are kept
-        found = await service.store.find(
-            statuses, relationship_id=query.relationship_id, owner=query.owner, limit=SCORED_AT_MOST
-        )
-        contexts = await service.store.load_rows(sorted({rel for rel, _ in found}))
-        items: list[dict[str, Any]] = []
-        for rel, proposal_id in found:
-            context = contexts.get(rel)
-            proposal = context.proposal(proposal_id) if context else None
-            if context is None or proposal is None:
-                continue
-            if query.proposal_id is not None and proposal_id != query.proposal_id:
-                continue
-            ready = readiness(context, proposal, as_of)
-            items.append(
-                {
-                    "proposal_id": proposal_id,
-                    "relationship_id": rel,
-                    "title": proposal.title,
-                    "status": proposal.status,
-                    "age_days": age_days(proposal, as_of),
-                    "readiness": ready.reply(),
-                    "owner": context.owner,
-                    "kind": proposal.kind,
-                    "goals": list(proposal.goals),
-                    "proposed_start": (
-                        proposal.proposed_start.isoformat() if proposal.proposed_start else None
-                    ),
-                    "stage": stage_on(context, as_of).value,
-                    "flags": list(proposal.flags),
-                    "rejected": [
-                        {"seq": r.seq, "type": r.type, "why": r.why}
-                        for r in context.rejected(proposal_id)
-                    ],
-                }
-            )
+        which = {
+            "relationship_id": query.relationship_id,
+            "proposal_id": query.proposal_id,
+            "owner": query.owner,
+        }
+        at = as_of.timestamp()
+        # readiness is judged at `as_of`: rows whose ceiling does not hold then (events after
+        # it: future-dated, or a past `as_of`) are all scored ...
+        found = await service.store.find(statuses, **which, unbounded_at=at, limit=SCORED_AT_MOST)
+        items = await judged(service.store, found, as_of)
+        budget = SCORED_AT_MOST - len(found)
+        # ... the others in order of their ceiling, until none left could make the list
+        async for chunk in service.store.by_ceiling(statuses, at, **which):
+            if len(items) >= query.limit:
+                items.sort(key=most_ready_first)
+                del items[query.limit :]
+                if items[-1]["readiness"]["score"] > chunk[0][2]:
+                    break
+            if budget <= 0:
+                break
+            budget -= len(chunk)
+            items += await judged(service.store, [(rel, pid) for rel, pid, _ in chunk], as_of)
         items.sort(key=most_ready_first)
-        answer: dict[str, Any] = {"items": items[: query.limit], "as_of": as_of.isoformat()}
+        answer: dict[str, Any] = {
+            "items": items[: query.limit],
+            "as_of": as_of.isoformat(),
+            # how many match in all, listed or not ("and 58 more pending")
+            "matched": await service.store.count(statuses, **which),
+        }
         if query.relationship_id is not None:  # one relationship: what its partner is about
             context = (await service.store.load_rows([query.relationship_id])).get(
                 query.relationship_id
@@ -73,6 +64,42 @@ def routes(service: Context[ProposalsStore]) -> list[Route]:
         return answer
 
     return [Route("pending", ProposalsQuery, pending, merge=merge_pending)]
+
+
+async def judged(
+    store: ProposalsStore, found: list[tuple[str, str]], as_of: datetime
+) -> list[dict[str, Any]]:
+    """These proposals as the contract lists them, readiness judged at `as_of`."""
+    contexts = await store.load_rows(sorted({rel for rel, _ in found}))
+    items: list[dict[str, Any]] = []
+    for rel, proposal_id in found:
+        context = contexts.get(rel)
+        proposal = context.proposal(proposal_id) if context else None
+        if context is None or proposal is None:
+            continue
+        items.append(
+            {
+                "proposal_id": proposal_id,
+                "relationship_id": rel,
+                "title": proposal.title,
+                "status": proposal.status,
+                "age_days": age_days(proposal, as_of),
+                "readiness": readiness(context, proposal, as_of).reply(),
+                "owner": context.owner,
+                "kind": proposal.kind,
+                "goals": list(proposal.goals),
+                "proposed_start": (
+                    proposal.proposed_start.isoformat() if proposal.proposed_start else None
+                ),
+                "stage": stage_on(context, as_of).value,
+                "flags": list(proposal.flags),
+                "rejected": [
+                    {"seq": r.seq, "type": r.type, "why": r.why}
+                    for r in context.rejected(proposal_id)
+                ],
+            }
+        )
+    return items
 
 
 def partner(context: PartnerContext) -> dict[str, Any]:
@@ -107,7 +134,11 @@ def merge_pending(query: ProposalsQuery, replies: list[dict[str, Any]]) -> dict[
     """Partition lists joined, most ready first."""
     items = [item for reply in replies for item in reply["items"]]
     items.sort(key=most_ready_first)
-    return {"items": items[: query.limit], "as_of": replies[0]["as_of"]}
+    return {
+        "items": items[: query.limit],
+        "as_of": replies[0]["as_of"],
+        "matched": sum(reply["matched"] for reply in replies),
+    }
 
 
 def most_ready_first(item: dict[str, Any]) -> tuple[int, int, str, str]:

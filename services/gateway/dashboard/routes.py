@@ -69,7 +69,7 @@ async def overview(request: Request, owner: str | None = None) -> Response:
         ask(request, FUNNEL, {"owner": owner}),
         ask(request, HEALTH_SUMMARY, {"owner": owner}),
         ask(request, HEALTH_LIST, due_query),
-        ask(request, PROPOSALS, {"owner": owner}),
+        ask(request, PROPOSALS, {"owner": owner, "limit": PROPOSAL_ROWS}),
         owners(request),
     )
     if owner and owner not in held_by:
