@@ -321,3 +321,11 @@ class SqliteStore(Generic[S]):
     ) -> None:
         """Write changed states (inside the open transaction)."""
         raise NotImplementedError
+
+    async def upkeep(self, now: float) -> bool:
+        """Do the work the projector leaves for later (what costs more than folding, e.g.
+        scores for queries to find rows by); run in the background once it has caught up.
+
+        Returns False when this store has none (then nobody needs to wait for it).
+        """
+        return False

@@ -5,16 +5,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from events.subjects import ping_subject
+from tests.conftest import wait_for
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from nats.aio.client import Client as NATS
+
+    from services.projection.service import ProjectionService
 
 
 def start_service(name: str, url: str, data_dir: Path, batch_size: int) -> subprocess.Popen[bytes]:
@@ -36,3 +40,14 @@ async def applied_seq(nc: NATS, name: str) -> int:
     except Exception:
         return -1
     return int(orjson.loads(reply.data).get("applied_seq", -1))
+
+
+async def wait_kept(service: ProjectionService[Any], within: float = 30) -> None:
+    """Wait for a round of the service's store upkeep that started after this call."""
+    since = time.time()
+
+    def kept() -> bool:
+        at = service.status().get("kept_at")
+        return at is not None and at >= since
+
+    await wait_for(kept, within=within, what=f"a round of the {service.name} store's upkeep")

@@ -73,6 +73,13 @@ def touch_due(state: HealthState, policy: HealthPolicy = POLICY) -> float | None
     return due_after(last if last is not None else state.opened_at, policy.cadence_days[stage])
 
 
+def score_at(state: HealthState, now: float, policy: HealthPolicy = POLICY) -> tuple[Stage, int]:
+    """The stage and score `assess` gives at `now`, without the reasons (a hot path's)."""
+    stage, since = stage_at(state, now)
+    contact = contact_at(state, now, policy)
+    return stage, weighted_score(scored(contact, stage, since, now, policy), policy)
+
+
 def assess(state: HealthState, as_of: datetime, policy: HealthPolicy = POLICY) -> HealthReport:
     """Score the relationship at `as_of` from the events in `state` (those at or before it)."""
     now = as_of.timestamp()

@@ -171,6 +171,11 @@ class HealthStore(SqliteStore["HealthState"]):
 
     # -- bands now: counted by triggers, stale rows re-scored (the summary) -------------------
 
+    async def upkeep(self, now: float) -> bool:
+        """Score the bands the projector left stale (`refresh_bands`)."""
+        await self.refresh_bands(now)
+        return True
+
     async def refresh_bands(self, now: float) -> float:
         """Re-score the rows whose band may have changed by `now`, and keep what they say.
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from events import Stage
-from projections.health.score import assess, stage_at
+from projections.health.score import assess, score_at, stage_at
 
 if TYPE_CHECKING:
     from datetime import date
@@ -35,6 +35,8 @@ CAPACITY_FIT: dict[str, tuple[float, str]] = {
     "medium": (0.6, "they have medium capacity: keep the ask focused"),
     "low": (0.15, "their capacity is low: propose something small, or wait"),
 }
+
+UNKNOWN_CAPACITY = (0.4, "their capacity is unknown: ask what they can take on before proposing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +79,13 @@ def ceilings(context: PartnerContext) -> tuple[float, dict[str, int]]:
     if not context.proposals or not math.isfinite(start):
         return start, {}
     as_of = datetime.fromtimestamp(start, UTC)
-    shared = _partner_parts(context, as_of)
+    stage, health = score_at(context.health, start)  # as `assess` scores it, with no reasons
     capacity = context.capacity
+    shared = {
+        "stage": STAGE_FIT[stage],
+        "health": (health / 100, ""),
+        "capacity": CAPACITY_FIT[capacity.level] if capacity else UNKNOWN_CAPACITY,
+    }
     available = capacity.available_from if capacity else None
     goals = capacity.goals if capacity else ()
     found: dict[str, int] = {}
@@ -101,11 +108,7 @@ def _partner_parts(context: PartnerContext, as_of: datetime) -> dict[str, tuple[
         health_reason += f": {health.reasons[0]}"
     parts["health"] = (health.score / 100, health_reason)
     capacity = context.capacity
-    parts["capacity"] = (
-        CAPACITY_FIT[capacity.level]
-        if capacity
-        else (0.4, "their capacity is unknown: ask what they can take on before proposing")
-    )
+    parts["capacity"] = CAPACITY_FIT[capacity.level] if capacity else UNKNOWN_CAPACITY
     return parts
 
 

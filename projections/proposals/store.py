@@ -2,11 +2,14 @@
 
 Each proposal row keeps a readiness ceiling and the instant it holds from (the relationship's
 latest event; `projections.proposals.readiness.ceilings`), so the most ready proposals are
-found by scoring only those whose ceiling could still put them on the list.
+found by scoring only those whose ceiling could still put them on the list. The projector
+leaves a moved relationship's ceilings unknown (computing them would cost it a quarter of its
+rate); `upkeep` computes them in the background, and a query judges the unknown ones itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from projections.proposals import codec
@@ -15,12 +18,14 @@ from projections.store_base import SqliteStore, owner_filter, placeholders
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping, Sequence
+    from pathlib import Path
 
     import aiosqlite
 
     from projections.proposals.fold import PartnerContext
 
 CEILING_CHUNK = 64  # proposals scored at a time, in order of their ceiling
+UPKEEP_CHUNK = 300  # relationships whose ceilings one upkeep transaction computes (~15 ms)
 
 
 class ProposalsStore(SqliteStore["PartnerContext"]):
@@ -43,9 +48,13 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
         "CREATE INDEX IF NOT EXISTS proposals_by_owner ON proposals (owner, ceiling)",
     )
 
+    def __init__(self, path: Path, cache_size: int = 20_000) -> None:
+        super().__init__(path, cache_size)
+        self._keeping = asyncio.Lock()  # one upkeep at a time
+
     async def open(self) -> None:
-        """Open the store; one of an older shape gains the ceiling columns (its rows without
-        one are scored at every query until their relationship moves again, or a replay)."""
+        """Open the store; one of an older shape gains the ceiling columns (`upkeep` fills
+        them in; until then a query judges those rows itself)."""
         await super().open()
         async with self.writer.execute("PRAGMA table_info(proposals)") as cursor:
             columns = {row[1] for row in await cursor.fetchall()}
@@ -70,33 +79,71 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
             "ON CONFLICT(relationship_id) DO UPDATE SET owner=excluded.owner, state=excluded.state",
             [(rel, after.owner, codec.encode(after)) for rel, (_, after) in changes.items()],
         )
-        # a proposal's ceiling moves with anything its relationship does, not only with it
-        rows = []
-        for rel, (_, after) in changes.items():
-            if not after.proposals:
-                continue
-            start, ceiling = ceilings(after)
-            rows += [
-                (
-                    rel,
-                    p.proposal_id,
-                    p.status,
-                    after.owner,
-                    p.opened_at.isoformat(),
-                    ceiling.get(p.proposal_id),
-                    start,
-                )
-                for p in after.proposals
-            ]
+        # a proposal's ceiling moves with anything its relationship does, not only with it:
+        # it is now unknown (NULL), until `upkeep` computes it off the projector's hot path
+        rows = [
+            (rel, p.proposal_id, p.status, after.owner, p.opened_at.isoformat())
+            for rel, (_, after) in changes.items()
+            for p in after.proposals
+        ]
         if rows:
             await writer.executemany(
-                "INSERT INTO proposals (relationship_id, proposal_id, status, owner, opened_at, "
-                "ceiling, ceiling_from) VALUES (?,?,?,?,?,?,?) "
-                "ON CONFLICT(relationship_id, proposal_id) DO UPDATE SET status=excluded.status, "
-                "owner=excluded.owner, opened_at=excluded.opened_at, ceiling=excluded.ceiling, "
-                "ceiling_from=excluded.ceiling_from",
+                "INSERT INTO proposals (relationship_id, proposal_id, status, owner, opened_at) "
+                "VALUES (?,?,?,?,?) ON CONFLICT(relationship_id, proposal_id) DO UPDATE SET "
+                "status=excluded.status, owner=excluded.owner, opened_at=excluded.opened_at, "
+                "ceiling=NULL, ceiling_from=NULL",
                 rows,
             )
+
+    async def upkeep(self, now: float) -> bool:
+        """Compute the ceilings the projector left unknown, a chunk of relationships at a time."""
+        async with self._keeping:
+            after = ""
+            while True:
+                async with self.reader.execute(
+                    "SELECT DISTINCT relationship_id FROM proposals "
+                    "WHERE ceiling IS NULL AND relationship_id > ? ORDER BY relationship_id "
+                    "LIMIT ?",
+                    (after, UPKEEP_CHUNK),
+                ) as cursor:
+                    rels = [rel for (rel,) in await cursor.fetchall()]
+                if not rels:
+                    return True
+                after = rels[-1]
+                async with self.reader.execute(
+                    "SELECT relationship_id, state FROM partner_context "
+                    f"WHERE relationship_id IN ({placeholders(len(rels))})",
+                    rels,
+                ) as cursor:
+                    states = await cursor.fetchall()
+                updates = []
+                for rel, blob in states:
+                    start, ceiling = ceilings(codec.decode(rel, blob))
+                    updates += [
+                        (value, start, rel, pid, rel, blob) for pid, value in ceiling.items()
+                    ]
+                await self._write_ceilings(updates)
+                await asyncio.sleep(0)  # let the projector commit between chunks
+
+    async def _write_ceilings(
+        self, updates: Sequence[tuple[int, float, str, str, str, bytes]]
+    ) -> None:
+        async with self.write_lock:
+            writer = self.writer
+            await writer.execute("BEGIN IMMEDIATE")
+            try:
+                # only if the context is still the one judged: the projector may have moved on
+                await writer.executemany(
+                    "UPDATE proposals SET ceiling = ?, ceiling_from = ? "
+                    "WHERE relationship_id = ? AND proposal_id = ? AND (SELECT state FROM "
+                    "partner_context WHERE relationship_id = ?) = ?",
+                    updates,
+                )
+                await writer.execute("COMMIT")
+            except BaseException:
+                if writer.in_transaction:
+                    await writer.execute("ROLLBACK")
+                raise
 
     # -- queries (reader connection) ------------------------------------------------------
 

@@ -98,6 +98,8 @@ def table(result: dict[str, Any]) -> Table:
         if result.get(key):
             figure = result[key]
             out.add_row(f"{label} p50 / p99, NATS", f"{figure['p50_ms']} / {figure['p99_ms']} ms")
+    if result.get("upkeep_s") is not None:
+        out.add_row("upkeep after catching up (bands, ceilings)", f"{result['upkeep_s']} s")
     out.add_row("validated ingest, batches of 1 000", f"{result['ingest_eps']:,} ev/s")
     out.add_row(
         "validated ingest, JetStream's window only", f"{result['ingest_eps_window_only']:,} ev/s"

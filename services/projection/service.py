@@ -43,6 +43,7 @@ from services.projection.store_files import (
 )
 from services.queries.identity import IDENTITY_QUEUE, IndexBehind, Known, lookup
 from services.queries.routes import QueryError, Route
+from services.queries.upkeep import Upkeep
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
@@ -75,6 +76,7 @@ class ProjectionService(Generic[StoreT]):
         self._swap_lock = asyncio.Lock()
         self.publisher: OutboxPublisher | None = None
         self.touches: TouchScheduler | None = None
+        self.upkeep: Upkeep | None = None
         self._started_at = 0.0
         add_ping(self.broker, self)
         routes = [*spec.routes(self), self._identity_route()]
@@ -227,6 +229,8 @@ class ProjectionService(Generic[StoreT]):
                     tick=self.settings.notice_tick,
                 )
                 self.touches.start()
+        self.upkeep = Upkeep(lambda: self._store, self.caught_up)
+        self.upkeep.start()
         await self.answers.subscribe(self._nc)
         await start_broker(self.broker)
 
@@ -264,6 +268,8 @@ class ProjectionService(Generic[StoreT]):
         await self.broker.stop()
         if self.touches is not None:
             await self.touches.stop()
+        if self.upkeep is not None:
+            await self.upkeep.stop()
         if self._projector is not None:
             await self._projector.stop()
         if self.publisher is not None:
@@ -295,6 +301,9 @@ class ProjectionService(Generic[StoreT]):
                 status["touches_announced"] = self.touches.announced
             if publisher.problem and not status.get("problem"):
                 status["problem"] = publisher.problem
+        if self.upkeep is not None:
+            # when the store's upkeep last finished a round (None: it has none, or not yet)
+            status["kept_at"] = self.upkeep.kept_at
         status["store"] = str(self._store.path.resolve())
         status["instance"] = self.settings.instance
         status["queries"] = self.answers.status()

@@ -20,12 +20,15 @@ from projections.health.store import HealthStore
 from services.projection.registry import HEALTH
 from tests.factories import BASE_TIME, event
 from tests.publishing import ask, publish_all
+from tests.services import wait_kept
 
 if TYPE_CHECKING:
     from datetime import datetime
     from pathlib import Path
 
     from nats.aio.client import Client as NATS
+
+    from services.projection.service import ProjectionService
 
 OWNERS = ("maria@example.com", "maria@other.org", "li@example.com", "mariam@example.com")
 START = BASE_TIME + timedelta(days=100)  # some events lie after it: they come into effect later
@@ -186,3 +189,21 @@ async def test_the_summary_query_agrees_with_health_get_of_each(nc: NATS) -> Non
     assert {name: n for name, n in summary["bands"].items() if n} == dict(bands)
     assert summary["total"] == sum(bands.values())
     assert list(summary["bands"]) == [name for _, name in BANDS]
+
+
+async def test_the_bands_are_scored_in_the_background_once_caught_up(
+    nc: NATS, services: dict[str, ProjectionService[Any]]
+) -> None:
+    envelopes = varied(300, seed=4)
+    await publish_all(nc, envelopes)
+    health = services["health"]
+    assert await health.projector.wait_applied(len(envelopes), 30)
+    await wait_kept(health)  # a round that starts after the last write: all rows stale
+    with sqlite3.connect(health.store.path) as db:
+        (stale,) = db.execute(
+            "SELECT count(*) FROM health_view WHERE band_until < ?",
+            (health.status()["kept_at"],),
+        ).fetchone()
+        (rows,) = db.execute("SELECT count(*) FROM health_view").fetchone()
+    assert rows == 300
+    assert stale == 0  # a summary now counts from the kept counts alone

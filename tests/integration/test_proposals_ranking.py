@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from events.proposal_rules import PENDING
-from projections.proposals.readiness import age_days, readiness
+from projections.proposals.readiness import age_days, ceilings, readiness
 from projections.proposals.store import ProposalsStore
 from services.queries import proposals as proposal_queries
 from tests.factories import BASE_TIME, event, partner_life
 from tests.folding import fold_context
 from tests.publishing import ask, publish, publish_all
+from tests.services import wait_kept
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
 
     from projections.proposals.fold import PartnerContext, Proposal
+    from services.projection.service import ProjectionService
 
 OWNERS = ("maria", "li@example.com", "sam")
 
@@ -66,9 +68,8 @@ def answered(reply: dict[str, Any]) -> list[tuple[str, str, int]]:
     ]
 
 
-@pytest.mark.usefixtures("services")
 async def test_the_most_ready_are_found_without_scoring_them_all(
-    nc: NATS, monkeypatch: pytest.MonkeyPatch
+    nc: NATS, services: dict[str, ProjectionService[Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     by_relationship = lives(240)
     # one relationship's latest event is dated after the instants asked: its ceiling does not
@@ -93,10 +94,15 @@ async def test_the_most_ready_are_found_without_scoring_them_all(
 
     monkeypatch.setattr(proposal_queries, "readiness", counting)
     now = datetime.now(UTC)
+    # before the upkeep computed the ceilings, every proposal is judged: the answer is the same
     reply = await ask(nc, "proposals.pending", limit=10, min_seq=last)
-    assert answered(reply) == expected(
-        contexts, datetime.fromisoformat(reply["as_of"]), 10, pending
-    )
+    answer_at = datetime.fromisoformat(reply["as_of"])
+    assert answered(reply) == expected(contexts, answer_at, 10, pending)
+    await wait_kept(services["proposals"])  # the ceilings, computed in the background
+    scored = 0
+    reply = await ask(nc, "proposals.pending", limit=10)
+    answer_at = datetime.fromisoformat(reply["as_of"])
+    assert answered(reply) == expected(contexts, answer_at, 10, pending)
     assert scored < total / 3, f"scored {scored} of {total}"
 
     for as_of, limit, owner in (
@@ -116,8 +122,9 @@ async def test_the_most_ready_are_found_without_scoring_them_all(
     assert answered(reply) == expected(contexts, now, 7, everything)
 
 
-@pytest.mark.usefixtures("services")
-async def test_equal_readiness_goes_to_the_oldest_even_past_the_first_chunk(nc: NATS) -> None:
+async def test_equal_readiness_goes_to_the_oldest_even_past_the_first_chunk(
+    nc: NATS, services: dict[str, ProjectionService[Any]]
+) -> None:
     """Seventy alike relationships whose proposals differ only in age; the oldest come last
     in the ceiling index, so the search must read on while a ceiling equals the list's worst."""
     lives: dict[str, list[dict[str, Any]]] = {}
@@ -137,6 +144,8 @@ async def test_equal_readiness_goes_to_the_oldest_even_past_the_first_chunk(nc: 
     await publish_all(nc, envelopes[:-1])
     last = await publish(nc, envelopes[-1])
     contexts = {rel: fold_context(*life) for rel, life in lives.items()}
+    assert await services["proposals"].projector.wait_applied(last, 30)
+    await wait_kept(services["proposals"])  # the ceilings, computed in the background
     as_of = BASE_TIME + timedelta(days=60)  # every ceiling is met: all score alike
     reply = await ask(
         nc, "proposals.pending", owner="tie", limit=10, as_of=as_of.isoformat(), min_seq=last
@@ -183,5 +192,46 @@ async def test_a_store_of_the_older_shape_opens_and_its_rows_are_judged(tmp_path
         # no ceiling yet: judged at every query, like a relationship with later events
         assert await store.find(["drafted"], unbounded_at=1e12) == [("r", "p")]
         assert [chunk async for chunk in store.by_ceiling(["drafted"], 1e12)] == []
+    finally:
+        await store.close()
+
+
+async def test_the_upkeep_computes_what_the_projector_left_unknown(tmp_path: Path) -> None:
+    rnd = random.Random(2)
+    contexts = {f"rel-{n}": fold_context(*partner_life(rnd, f"rel-{n}")) for n in range(40)}
+    store = ProposalsStore(tmp_path / "proposals.db")
+    await store.open()
+    try:
+        await store.commit({rel: (None, c) for rel, c in contexts.items()}, 1, [])
+
+        async def kept() -> dict[tuple[str, str], tuple[int | None, float | None]]:
+            async with store.reader.execute(
+                "SELECT relationship_id, proposal_id, ceiling, ceiling_from FROM proposals"
+            ) as cursor:
+                return {(rel, pid): (c, since) for rel, pid, c, since in await cursor.fetchall()}
+
+        assert {value for value in (await kept()).values()} == {(None, None)}
+        assert await store.upkeep(0.0)
+        want = {
+            (rel, pid): (value, start)
+            for rel, context in contexts.items()
+            for start, ceiling in [ceilings(context)]
+            for pid, value in ceiling.items()
+        }
+        assert await kept() == want
+        # one relationship moves: its ceilings are unknown again, the others' stand
+        moved = fold_context(
+            *partner_life(random.Random(2), "rel-0"),
+            event("interaction.recorded", "rel-0", days=300),
+        )
+        await store.commit({"rel-0": (contexts["rel-0"], moved)}, 2, [])
+        now = await kept()
+        assert all(now[key] == (None, None) for key in now if key[0] == "rel-0")
+        assert all(now[key] == want[key] for key in now if key[0] != "rel-0")
+        assert await store.upkeep(0.0)
+        start, ceiling = ceilings(moved)
+        assert {k: v for k, v in (await kept()).items() if k[0] == "rel-0"} == {
+            ("rel-0", pid): (value, start) for pid, value in ceiling.items()
+        }
     finally:
         await store.close()
