@@ -288,12 +288,28 @@ class SqliteStore(Generic[S]):
         return [(n, (notice_id, subject, bytes(body))) for n, notice_id, subject, body in rows]
 
     async def notices_sent(self, numbers: Sequence[int]) -> None:
-        """Forget notices JetStream has acknowledged."""
+        """Forget notices JetStream has acknowledged (in one transaction)."""
+        if not numbers:
+            return
+        ordered = sorted(numbers)
         async with self.write_lock:
-            for part in chunked(list(numbers)):
-                await self.writer.execute(
-                    f"DELETE FROM notice_outbox WHERE n IN ({placeholders(len(part))})", part
+            writer = self.writer
+            if ordered[-1] - ordered[0] + 1 == len(ordered):  # a run of numbers, as sent
+                await writer.execute(
+                    "DELETE FROM notice_outbox WHERE n BETWEEN ? AND ?", (ordered[0], ordered[-1])
                 )
+                return
+            await writer.execute("BEGIN IMMEDIATE")
+            try:
+                for part in chunked(ordered):
+                    await writer.execute(
+                        f"DELETE FROM notice_outbox WHERE n IN ({placeholders(len(part))})", part
+                    )
+                await writer.execute("COMMIT")
+            except BaseException:
+                if writer.in_transaction:
+                    await writer.execute("ROLLBACK")
+                raise
 
     async def read_states(
         self, table: str, keys: Sequence[str], decode: Callable[[str, bytes], S]

@@ -27,8 +27,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rapport.notices")
 
-CHUNK = 256  # notices in flight at once
+CHUNK = 1000  # notices in flight at once (one read of the outbox, one delete)
 IDLE_CHECK = 5.0  # seconds between looks at the outbox when nothing says it has news
+# After a wake, wait this long for more before sending: a projector catching up commits many
+# small batches a second, and each round of sending costs a read, a delete and a wait for acks
+# however few it carries. A notice goes out at most this much later.
+LINGER = 0.1
 MAX_BACKOFF = 30.0
 
 
@@ -93,6 +97,8 @@ class OutboxPublisher:
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._news.wait(), IDLE_CHECK)
+            if not self._stopping:
+                await asyncio.sleep(LINGER)  # let the batches committing now join this round
             self._news.clear()
             try:
                 while await self.send_some():
@@ -125,8 +131,12 @@ class OutboxPublisher:
         ]
         acknowledged: list[int] = []
         try:
+            # one wait for them all (not one timer per notice), then read them in order
+            await asyncio.wait(pending, timeout=self.timeout)
             for (number, _), future in zip(rows, pending, strict=True):
-                await asyncio.wait_for(future, self.timeout)
+                if not future.done() or future.cancelled():
+                    raise TimeoutError(f"no acknowledgement within {self.timeout:g} s")
+                future.result()  # a refusal (no stream, no room) raises here
                 acknowledged.append(number)  # in order: stop at the first one not acknowledged
         finally:
             for future in pending:
