@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import aiosqlite
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+    from collections.abc import (
+        AsyncIterator,
+        Callable,
+        Collection,
+        Iterable,
+        Mapping,
+        Sequence,
+    )
     from pathlib import Path
 
     from events.reading import FirstCopy
@@ -218,25 +225,7 @@ class SqliteStore(Generic[S]):
     ) -> None:
         """Write changed states, new event ids, the dead-letter count, the notices this batch
         brought (to publish once committed) and the checkpoint at once."""
-        async with self.write_lock:
-            await self._commit(changes, seq, new_ids, dead_letters, notices)
-        for key, (_, state) in changes.items():
-            self._cache[key] = state
-            self._cache.move_to_end(key)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-
-    async def _commit(
-        self,
-        changes: Mapping[str, tuple[S | None, S]],
-        seq: int,
-        new_ids: Sequence[NewId],
-        dead_letters: int,
-        notices: Sequence[OutboxRow],
-    ) -> None:
-        writer = self.writer
-        await writer.execute("BEGIN IMMEDIATE")
-        try:
+        async with self.transaction() as writer:
             if changes:
                 await self.write_rows(writer, changes)
             if new_ids:
@@ -257,28 +246,35 @@ class SqliteStore(Generic[S]):
                 "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                 (str(seq),),
             )
-            await writer.execute("COMMIT")
-        except BaseException:
-            if writer.in_transaction:  # a failed COMMIT (e.g. a full disk) has rolled back
-                await writer.execute("ROLLBACK")
-            raise
+        for key, (_, state) in changes.items():
+            self._cache[key] = state
+            self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The writer, in one write transaction (committed at the end, rolled back on error);
+        one at a time: the projector's, the outbox's and the upkeep's."""
+        async with self.write_lock:
+            writer = self.writer
+            await writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield writer
+                await writer.execute("COMMIT")
+            except BaseException:
+                if writer.in_transaction:  # a failed COMMIT (e.g. a full disk) has rolled back
+                    await writer.execute("ROLLBACK")
+                raise
 
     # -- the notice outbox: written with a batch (or a due touch), published after ----------
 
     async def add_notices(self, notices: Sequence[OutboxRow], meta: Mapping[str, str]) -> None:
         """Put notices in the outbox and record `meta` (e.g. a watermark) in one transaction."""
-        async with self.write_lock:
-            writer = self.writer
-            await writer.execute("BEGIN IMMEDIATE")
-            try:
-                if notices:
-                    await writer.executemany(OUTBOX_INSERT, notices)
-                await writer.executemany(META_UPSERT, list(meta.items()))
-                await writer.execute("COMMIT")
-            except BaseException:
-                if writer.in_transaction:
-                    await writer.execute("ROLLBACK")
-                raise
+        async with self.transaction() as writer:
+            if notices:
+                await writer.executemany(OUTBOX_INSERT, notices)
+            await writer.executemany(META_UPSERT, list(meta.items()))
 
     async def unsent_notices(self, limit: int) -> list[tuple[int, OutboxRow]]:
         """The oldest notices not yet published: (outbox number, (id, subject, body))."""
@@ -292,24 +288,16 @@ class SqliteStore(Generic[S]):
         if not numbers:
             return
         ordered = sorted(numbers)
-        async with self.write_lock:
-            writer = self.writer
+        async with self.transaction() as writer:
             if ordered[-1] - ordered[0] + 1 == len(ordered):  # a run of numbers, as sent
                 await writer.execute(
                     "DELETE FROM notice_outbox WHERE n BETWEEN ? AND ?", (ordered[0], ordered[-1])
                 )
                 return
-            await writer.execute("BEGIN IMMEDIATE")
-            try:
-                for part in chunked(ordered):
-                    await writer.execute(
-                        f"DELETE FROM notice_outbox WHERE n IN ({placeholders(len(part))})", part
-                    )
-                await writer.execute("COMMIT")
-            except BaseException:
-                if writer.in_transaction:
-                    await writer.execute("ROLLBACK")
-                raise
+            for part in chunked(ordered):
+                await writer.execute(
+                    f"DELETE FROM notice_outbox WHERE n IN ({placeholders(len(part))})", part
+                )
 
     async def read_states(
         self, table: str, keys: Sequence[str], decode: Callable[[str, bytes], S]

@@ -209,23 +209,15 @@ class HealthStore(SqliteStore["HealthState"]):
     async def _write_bands(
         self, updates: Sequence[tuple[str | None, float, str, bytes]], now: float
     ) -> None:
-        async with self.write_lock:
-            writer = self.writer
-            await writer.execute("BEGIN IMMEDIATE")
-            try:
-                # only if the state is still the one scored: the projector may have moved on
-                await writer.executemany(
-                    "UPDATE health_view SET band = ?, band_until = ? "
-                    "WHERE relationship_id = ? AND state = ?",
-                    updates,
-                )
-                self.bands_at = max(self.bands_at, now)
-                await writer.execute(META_UPSERT, ("bands_at", repr(self.bands_at)))
-                await writer.execute("COMMIT")
-            except BaseException:
-                if writer.in_transaction:
-                    await writer.execute("ROLLBACK")
-                raise
+        async with self.transaction() as writer:
+            # only if the state is still the one scored: the projector may have moved on
+            await writer.executemany(
+                "UPDATE health_view SET band = ?, band_until = ? "
+                "WHERE relationship_id = ? AND state = ?",
+                updates,
+            )
+            self.bands_at = max(self.bands_at, now)
+            await writer.execute(META_UPSERT, ("bands_at", repr(self.bands_at)))
 
     async def band_counts(self, now: float, owner: str | None = None) -> dict[str, int] | None:
         """Rows in each band (and `closed`) at `now`, from the counts and the stale rows.

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from projections.proposals.fold import PartnerContext
 
-CEILING_CHUNK = 64  # proposals scored at a time, in order of their ceiling
+CEILING_CHUNK = 64  # proposals scored at a time, in order of their ceiling (at most)
 UPKEEP_CHUNK = 300  # relationships whose ceilings one upkeep transaction computes (~15 ms)
 
 
@@ -46,6 +46,7 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
     ceiling_tables = (
         "CREATE INDEX IF NOT EXISTS proposals_by_ceiling ON proposals (ceiling)",
         "CREATE INDEX IF NOT EXISTS proposals_by_owner ON proposals (owner, ceiling)",
+        "CREATE INDEX IF NOT EXISTS proposals_by_ceiling_from ON proposals (ceiling_from)",
     )
 
     def __init__(self, path: Path, cache_size: int = 20_000) -> None:
@@ -128,22 +129,14 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
     async def _write_ceilings(
         self, updates: Sequence[tuple[int, float, str, str, str, bytes]]
     ) -> None:
-        async with self.write_lock:
-            writer = self.writer
-            await writer.execute("BEGIN IMMEDIATE")
-            try:
-                # only if the context is still the one judged: the projector may have moved on
-                await writer.executemany(
-                    "UPDATE proposals SET ceiling = ?, ceiling_from = ? "
-                    "WHERE relationship_id = ? AND proposal_id = ? AND (SELECT state FROM "
-                    "partner_context WHERE relationship_id = ?) = ?",
-                    updates,
-                )
-                await writer.execute("COMMIT")
-            except BaseException:
-                if writer.in_transaction:
-                    await writer.execute("ROLLBACK")
-                raise
+        async with self.transaction() as writer:
+            # only if the context is still the one judged: the projector may have moved on
+            await writer.executemany(
+                "UPDATE proposals SET ceiling = ?, ceiling_from = ? "
+                "WHERE relationship_id = ? AND proposal_id = ? AND (SELECT state FROM "
+                "partner_context WHERE relationship_id = ?) = ?",
+                updates,
+            )
 
     # -- queries (reader connection) ------------------------------------------------------
 
@@ -162,16 +155,34 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
         With `unbounded_at`, only those whose ceiling does not hold at that instant (the
         relationship has events after it, or the row has no ceiling yet).
         """
-        where, params = self._where(statuses, relationship_id, proposal_id, owner)
+        sql, params = self.find_query(
+            statuses, relationship_id, proposal_id, owner, unbounded_at, limit
+        )
+        async with self.reader.execute(sql, params) as cursor:
+            return [(rel, pid) for rel, pid in await cursor.fetchall()]
+
+    @classmethod
+    def find_query(
+        cls,
+        statuses: Sequence[str],
+        relationship_id: str | None = None,
+        proposal_id: str | None = None,
+        owner: str | None = None,
+        unbounded_at: float | None = None,
+        limit: int = 1000,
+    ) -> tuple[str, list[object]]:
+        """The SQL of `find`."""
+        where, params = cls._where(statuses, relationship_id, proposal_id, owner)
         if unbounded_at is not None:
+            # from the ceiling indexes (few rows), not by status (nearly every row is pending)
+            where[0] = f"+{where[0]}"
             where.append("(ceiling IS NULL OR ceiling_from > ?)")
             params.append(unbounded_at)
         sql = (
             "SELECT relationship_id, proposal_id FROM proposals "
             f"WHERE {' AND '.join(where)} ORDER BY opened_at LIMIT ?"
         )
-        async with self.reader.execute(sql, [*params, limit]) as cursor:
-            return [(rel, pid) for rel, pid in await cursor.fetchall()]
+        return sql, [*params, limit]
 
     async def count(
         self,
@@ -192,6 +203,7 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
         self,
         statuses: Sequence[str],
         at: float,
+        chunk: int = CEILING_CHUNK,
         *,
         relationship_id: str | None = None,
         proposal_id: str | None = None,
@@ -201,7 +213,7 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
         chunks, the highest ceiling first."""
         sql, params = self.ceiling_query(statuses, at, relationship_id, proposal_id, owner)
         async with self.reader.execute(sql, params) as cursor:
-            while rows := await cursor.fetchmany(CEILING_CHUNK):
+            while rows := await cursor.fetchmany(chunk):
                 yield [(rel, pid, ceiling) for rel, pid, ceiling in rows]
 
     @classmethod

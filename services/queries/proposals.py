@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from events.proposal_rules import PENDING
 from events.queries import ProposalsQuery
 from projections.proposals.readiness import age_days, readiness, stage_on
+from projections.proposals.store import CEILING_CHUNK
 from services.queries.routes import Route
 
 if TYPE_CHECKING:
@@ -39,7 +40,8 @@ def routes(service: Context[ProposalsStore]) -> list[Route]:
         items = await judged(service.store, found, as_of)
         budget = SCORED_AT_MOST - len(found)
         # ... the others in order of their ceiling, until none left could make the list
-        async for chunk in service.store.by_ceiling(statuses, at, **which):
+        chunk_size = min(CEILING_CHUNK, max(16, query.limit))  # a short list scores few
+        async for chunk in service.store.by_ceiling(statuses, at, chunk_size, **which):
             if len(items) >= query.limit:
                 items.sort(key=most_ready_first)
                 del items[query.limit :]

@@ -177,6 +177,19 @@ async def test_the_ceiling_order_comes_from_an_index(
     assert any("TEMP B-TREE" in step for step in plan) == sorted_rows, plan
 
 
+async def test_the_rows_without_a_ceiling_come_from_indexes(tmp_path: Path) -> None:
+    store = ProposalsStore(tmp_path / "proposals.db")
+    await store.open()
+    await store.close()
+    sql, params = ProposalsStore.find_query(sorted(PENDING), unbounded_at=1.0)
+    with sqlite3.connect(tmp_path / "proposals.db") as db:
+        plan = [row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+    # not every pending row read to find the few without a ceiling
+    assert any("proposals_by_ceiling " in f"{step} " for step in plan), plan
+    assert any("proposals_by_ceiling_from" in step for step in plan), plan
+    assert not any("proposals_by_status" in step for step in plan), plan
+
+
 async def test_a_store_of_the_older_shape_opens_and_its_rows_are_judged(tmp_path: Path) -> None:
     path = tmp_path / "proposals.db"
     with sqlite3.connect(path) as db:
