@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING
 
+from services.config.settings import Settings
+from services.nats.connection import connect
 from services.nats.embedded import EmbeddedNats, free_port
+from services.nats.streams import ensure_streams
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
     from pathlib import Path
+
+    from nats.aio.client import Client as NATS
 
 
 class LoopbackCluster:
@@ -63,3 +70,23 @@ class LoopbackCluster:
         """Stop every node."""
         for node in self.nodes:
             node.stop()
+
+
+@contextlib.asynccontextmanager
+async def cluster_with_streams(
+    root: Path,
+) -> AsyncIterator[tuple[LoopbackCluster, Settings, NATS]]:
+    """A started 3-node cluster with the streams at 3 replicas, settings for services on it
+    (data under `root/data`) and a connected client; all stopped at the end."""
+    cluster = LoopbackCluster(root / "cluster")
+    await cluster.start()
+    settings = Settings(nats_url=cluster.url, data_dir=root / "data", replicas=3)
+    try:
+        client = await connect(settings, "publisher")
+        try:
+            await ensure_streams(client.jetstream(timeout=10), replicas=3)
+            yield cluster, settings, client
+        finally:
+            await client.close()
+    finally:
+        cluster.stop()

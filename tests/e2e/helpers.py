@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,7 +10,7 @@ import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -116,3 +117,18 @@ def rapport_up(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def cli(up: Up, *args: str) -> subprocess.CompletedProcess[str]:
+    """A command in an 80-column terminal; what it prints must fit there."""
+    done = up.rapport(*args, columns=80)
+    for line in (done.stdout + done.stderr).splitlines():
+        assert len(line) <= 80, f"{args}: a line of {len(line)} columns:\n{line}"
+    return done
+
+
+def cli_json(up: Up, *args: str) -> Any:
+    """A command's `--json` answer (JSON need not fit 80 columns: it is for programs)."""
+    done = up.rapport(*args, "--json", columns=80)
+    assert done.returncode == 0, f"{args}: {done.stderr}"
+    return json.loads(done.stdout)

@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.e2e.helpers import rapport_up
+from tests.e2e.helpers import cli, cli_json, rapport_up
 from tests.factories import event
 
 if TYPE_CHECKING:
-    import subprocess
     from collections.abc import Iterator
 
     from tests.e2e.helpers import Up
@@ -106,26 +105,11 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
         yield running
 
 
-def cli(up: Up, *args: str) -> subprocess.CompletedProcess[str]:
-    """A command in an 80-column terminal; what it prints must fit there."""
-    done = up.rapport(*args, columns=80)
-    for line in (done.stdout + done.stderr).splitlines():
-        assert len(line) <= 80, f"{args}: a line of {len(line)} columns:\n{line}"
-    return done
-
-
 def ok(up: Up, *args: str) -> str:
     """A command that must succeed; its standard output."""
     done = cli(up, *args)
     assert done.returncode == 0, f"{args}: {done.stderr}"
     return done.stdout
-
-
-def data(up: Up, *args: str) -> Any:
-    """A command's `--json` answer (JSON need not fit 80 columns: it is for programs)."""
-    done = up.rapport(*args, "--json", columns=80)
-    assert done.returncode == 0, f"{args}: {done.stderr}"
-    return json.loads(done.stdout)
 
 
 def whole_ids(output: str) -> set[str]:
@@ -188,14 +172,14 @@ def test_new_refuses_bad_input_in_words(up: Up) -> None:
 def test_log_records_a_touch_by_words(up: Up) -> None:
     said = ok(up, "log", "linus tor", "call", "--in", "--note", "asked about git")
     assert "logged a call (inbound) with Linus Torvalds (linus-log)" in said
-    history = data(up, "history", "linus-log")
+    history = cli_json(up, "history", "linus-log")
     last = history["items"][-1]["event"]
     assert last["type"] == "rapport.interaction.recorded"
     assert last["data"] == {"kind": "call", "direction": "inbound", "notes": "asked about git"}
 
     by_id = ok(up, "log", "linus-log", "meeting", "--at", ago(1)[:10], "--sentiment", "0.5")
     assert "logged a meeting (mutual) with Linus Torvalds (linus-log)" in by_id
-    history = data(up, "history", "linus-log")
+    history = cli_json(up, "history", "linus-log")
     last = history["items"][-1]["event"]
     assert (last["time"], last["data"]["sentiment"]) == (f"{ago(1)[:10]}T12:00:00Z", 0.5)
 
@@ -237,7 +221,7 @@ def test_writing_to_an_unknown_id_asks_for_new(up: Up) -> None:
 
     opened = ok(up, "log", "ghost-78", "call", "--new")
     assert "logged a call (outbound) with ghost-78" in opened
-    shown = data(up, "show", "ghost-78")
+    shown = cli_json(up, "show", "ghost-78")
     assert shown["stage"]["implicit"] is True
 
 
@@ -258,7 +242,7 @@ def test_today_shows_mine_with_why_and_what_to_do(up: Up) -> None:
     one = ok(up, "today", "--all", "--limit", "1")
     more = re.search(r"(\d+) more — rapport today --limit (\d+)", one)
     assert more is not None, one
-    listed = data(up, "today", "--all")
+    listed = cli_json(up, "today", "--all")
     assert int(more.group(1)) == len(listed["items"]) - 1
 
     nobody = ok(up, "today", "--owner", "mario")
@@ -268,7 +252,7 @@ def test_today_shows_mine_with_why_and_what_to_do(up: Up) -> None:
 
 
 def test_today_names_the_action_for_the_first_reason(up: Up) -> None:
-    listed = data(up, "today", "--all")
+    listed = cli_json(up, "today", "--all")
     by_id = {item["relationship_id"]: item for item in listed["items"]}
     new = by_id["grace-film"]  # a handshake a day ago, nothing since
     assert new["reasons"][0].startswith("no interactions recorded yet")
@@ -279,7 +263,7 @@ def test_today_names_the_action_for_the_first_reason(up: Up) -> None:
 
 
 def test_proposals_show_the_whole_id_and_never_fix_a_strength(up: Up) -> None:
-    listed = data(up, "proposals")
+    listed = cli_json(up, "proposals")
     reasons = {item["proposal_id"]: item["readiness"]["reasons"] for item in listed["items"]}
     # the ready one's weightiest gap is a strength: its health, thriving or healthy
     assert re.fullmatch(

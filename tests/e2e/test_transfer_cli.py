@@ -12,16 +12,15 @@ import json
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import nats
 import pytest
 
-from tests.e2e.helpers import rapport_up
+from tests.e2e.helpers import cli, cli_json, rapport_up
 from tests.factories import event
 
 if TYPE_CHECKING:
-    import subprocess
     from collections.abc import Iterator
 
     from tests.e2e.helpers import Up
@@ -40,24 +39,9 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
         yield running
 
 
-def cli(up: Up, *args: str) -> subprocess.CompletedProcess[str]:
-    """A command in an 80-column terminal; what it prints must fit there."""
-    done = up.rapport(*args, columns=80)
-    for line in (done.stdout + done.stderr).splitlines():
-        assert len(line) <= 80, f"{args}: a line of {len(line)} columns:\n{line}"
-    return done
-
-
-def data(up: Up, *args: str) -> Any:
-    """A command's `--json` answer."""
-    done = up.rapport(*args, "--json", columns=80)
-    assert done.returncode == 0, f"{args}: {done.stderr}"
-    return json.loads(done.stdout)
-
-
 def stored(up: Up) -> int:
     """The last sequence the stage projection has applied: it moves with every stored event."""
-    return int(data(up, "list", "--limit", "1")["applied_seq"])
+    return int(cli_json(up, "list", "--limit", "1")["applied_seq"])
 
 
 def summary(output: str) -> tuple[int, int, int]:
@@ -86,13 +70,13 @@ def test_a_linkedin_export_imports_once(up: Up) -> None:
     assert "Dorothy Vaughan" in found
     ids = re.findall(r"^(katherine-johnson-[0-9a-f]{8}|dorothy-vaughan-[0-9a-f]{8}) ", found, re.M)
     assert len(ids) == 2  # whole, at the start of their rows
-    margaret = data(up, "find", "margaret")["items"][0]
+    margaret = cli_json(up, "find", "margaret")["items"][0]
     assert margaret["counterpart"]["tags"] == ["linkedin"]
     assert margaret["opened_at"].startswith("2023-03-14")  # when they connected
 
 
 def test_a_vcard_file_imports_once_and_keeps_one_per_email(up: Up) -> None:
-    first = data(up, "import", str(DATA / "contacts.vcf"))
+    first = cli_json(up, "import", str(DATA / "contacts.vcf"))
     assert sorted(item["name"] for item in first["created"]) == [
         "Ada Lovelace", "Alan Turing", "Analytical Engines Ltd", "Grace Hopper", "Jürgen Müller",
     ]  # fmt: skip
@@ -100,12 +84,12 @@ def test_a_vcard_file_imports_once_and_keeps_one_per_email(up: Up) -> None:
         (24, "same email as line 1"),
         (35, "no name (nor an organization to name it by)"),
     ]
-    again = data(up, "import", str(DATA / "contacts.vcf"))
+    again = cli_json(up, "import", str(DATA / "contacts.vcf"))
     assert again["created"] == []
     assert sorted(item["relationship_id"] for item in again["already_there"]) == sorted(
         item["relationship_id"] for item in first["created"]
     )
-    shown = data(up, "show", first["created"][0]["relationship_id"])
+    shown = cli_json(up, "show", first["created"][0]["relationship_id"])
     assert shown["stage"]["counterpart"]["name"] == first["created"][0]["name"]
 
 
@@ -114,7 +98,7 @@ def test_a_csv_imports_with_a_mapping_and_a_dry_run_stores_nothing(up: Up) -> No
     planned = cli(up, "import", str(DATA / "contacts.csv"), "--dry-run")
     assert summary(planned.stdout) == (3, 0, 4)
     assert stored(up) == before
-    assert data(up, "find", "liskov")["items"] == []
+    assert cli_json(up, "find", "liskov")["items"] == []
 
     mapped = cli(
         up, "import", str(DATA / "contacts.csv"), "--format", "csv",
@@ -124,7 +108,7 @@ def test_a_csv_imports_with_a_mapping_and_a_dry_run_stores_nothing(up: Up) -> No
     said = " ".join(mapped.stdout.split())
     assert "6 Radia Perlman email: must be an email address" in said
     assert "7 Barbara L. same email as line 2" in said
-    [barbara] = data(up, "find", "liskov")["items"]
+    [barbara] = cli_json(up, "find", "liskov")["items"]
     assert barbara["owner"] == "li@example.com"
     assert barbara["counterpart"]["tags"] == ["research", "teaching"]
 
@@ -173,7 +157,7 @@ def test_export_pages_through_everything(up: Up, tmp_path: Path) -> None:
     assert rows[0]["name"] == "Bulk 0"
     assert rows[0]["implicit"] == "false"
 
-    as_json = data(up, "export", "relationships", "--owner", "bulk")
+    as_json = cli_json(up, "export", "relationships", "--owner", "bulk")
     assert len(as_json) == MANY
     due = up.rapport("export", "due", "--format", "json", columns=80)
     assert all("action" in item for item in json.loads(due.stdout))
@@ -212,7 +196,7 @@ def test_dlq_lists_dead_letters_newest_first_with_why(up: Up) -> None:
         )
     )
     deadline = time.monotonic() + 30
-    while len(letters := data(up, "dlq")["items"]) < 6 and time.monotonic() < deadline:
+    while len(letters := cli_json(up, "dlq")["items"]) < 6 and time.monotonic() < deadline:
         pass  # each of the three projections keeps its own copy of each
     assert len(letters) == 6
     seqs = [letter["seq"] for letter in letters]
@@ -227,7 +211,7 @@ def test_dlq_lists_dead_letters_newest_first_with_why(up: Up) -> None:
     assert "rapport.ev.dead-letter-rel.interaction.recorded" in table
     assert re.search(rf"^{seqs[0]}\s+health\s", table, re.M)  # one row for all three copies
     assert "data.kind: Input should be" in " ".join(table.split())
-    only = data(up, "dlq", "--projection", "health", "--limit", "1")["items"]
+    only = cli_json(up, "dlq", "--projection", "health", "--limit", "1")["items"]
     assert [(letter["projection"], letter["seq"]) for letter in only] == [("health", seqs[0])]
     wrong = cli(up, "dlq", "--projection", "ingest")
     assert wrong.returncode == 2

@@ -24,7 +24,7 @@ from services.nats.streams import ensure_streams
 from services.projection.registry import SPECS
 from services.projection.replay import replay
 from services.projection.service import ProjectionService
-from tests.cluster import LoopbackCluster
+from tests.cluster import cluster_with_streams
 from tests.publishing import ingest_retrying, workload
 from tests.rebuild import assert_equals_a_clean_rebuild, read_log
 
@@ -137,12 +137,7 @@ async def test_kill_the_nats_server_repeatedly(tmp_path: Path) -> None:
 
 
 async def cluster_node_failure(tmp_path: Path, events: int) -> None:
-    cluster = LoopbackCluster(tmp_path / "cluster")
-    await cluster.start()
-    settings = Settings(nats_url=cluster.url, data_dir=tmp_path / "data", replicas=3)
-    client = await connect(settings, "publisher")
-    try:
-        await ensure_streams(client.jetstream(timeout=10), replicas=3)
+    async with cluster_with_streams(tmp_path) as (cluster, settings, client):
         ingest = IngestService(settings)
         await ingest.start()
         services = await start_services(settings)
@@ -167,9 +162,6 @@ async def cluster_node_failure(tmp_path: Path, events: int) -> None:
         finally:
             await stop_services(services)
             await ingest.stop()
-    finally:
-        await client.close()
-        cluster.stop()
 
 
 async def test_a_cluster_node_dies_during_ingest(tmp_path: Path) -> None:
@@ -185,12 +177,7 @@ async def test_a_replay_waits_out_a_cluster_without_a_leader(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A rebuild started while JetStream cannot answer (no quorum) goes on once it can."""
-    cluster = LoopbackCluster(tmp_path / "cluster")
-    await cluster.start()
-    settings = Settings(nats_url=cluster.url, data_dir=tmp_path / "data", replicas=3)
-    client = await connect(settings, "publisher")
-    try:
-        await ensure_streams(client.jetstream(timeout=10), replicas=3)
+    async with cluster_with_streams(tmp_path) as (cluster, settings, client):
         envelopes = [e for e in workload(60, seed=7) if e["type"] != "rapport.stage.changed"]
         acked = await publish_retrying(client, envelopes, time.monotonic() + 60)
         cluster.kill(1)
@@ -207,9 +194,6 @@ async def test_a_replay_waits_out_a_cluster_without_a_leader(
             await cluster.restart(1)  # a quorum again
             report = await asyncio.wait_for(rebuilding, 60)
         assert report.applied_seq == max(acked.values())
-    finally:
-        await client.close()
-        cluster.stop()
 
 
 async def test_patience_has_an_end() -> None:
