@@ -155,17 +155,9 @@ async def kept(nc: NATS, names: tuple[str, ...] = UPKEPT, within: float = 900) -
 
 
 async def measured(nc: NATS, relationships: int, options: Options) -> dict[str, Any]:
-    """What `rapport bench` reports of the query side: `search` and `health_summary`.
-
-    Measured once the services have done the upkeep the build left them (`upkeep_s` says how
-    long after catching up that took: the health bands and proposal ceilings; a summary asked
-    before it scores the stale rows itself, see `health_summary_first_s` of
-    `python -m benchmarks.queries_at_scale`).
-    """
+    """What `rapport bench` reports of the query side: `search` and `health_summary`."""
     seconds = max(1.0, options.query_seconds / 2)
-    upkeep = await kept(nc)
     return {
-        "upkeep_s": upkeep,
         "search": await search_latency(nc, relationships, seconds),
         "health_summary": await summary_latency(nc, seconds),
     }

@@ -34,7 +34,7 @@ COUNT_NEW = (
 UNCOUNT_OLD = (
     "UPDATE health_bands SET n = n - 1 WHERE owner = coalesce(OLD.owner, '') AND band = OLD.band;"
 )
-REFRESH_CHUNK = 500  # rows re-scored per transaction (~25 ms of the event loop)
+REFRESH_CHUNK = 100  # rows re-scored per transaction (~5 ms of the event loop)
 
 
 class HealthStore(SqliteStore["HealthState"]):

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from projections.proposals.fold import PartnerContext
 
 CEILING_CHUNK = 64  # proposals scored at a time, in order of their ceiling (at most)
-UPKEEP_CHUNK = 300  # relationships whose ceilings one upkeep transaction computes (~15 ms)
+UPKEEP_CHUNK = 100  # relationships whose ceilings one upkeep transaction computes (~5 ms)
 
 
 class ProposalsStore(SqliteStore["PartnerContext"]):
