@@ -66,17 +66,22 @@ def raw(envelope: dict[str, Any] | list[dict[str, Any]]) -> bytes:
 GOALS = ["reach", "teaching", "revenue", "research"]
 
 
+def random_touch(rnd: random.Random) -> dict[str, Any]:
+    """An interaction's data of any kind, direction and tone."""
+    return {
+        "kind": rnd.choice(["call", "meeting", "email", "social"]),
+        "direction": rnd.choice(["inbound", "outbound", "mutual"]),
+        "sentiment": round(rnd.uniform(-1, 1), 2),
+    }
+
+
 def partner_life(rnd: random.Random, rel: str, owner: str = "maria") -> list[dict[str, Any]]:
     """A relationship with touches, stage moves, capacity noted and proposals of every kind."""
     opened = rnd.uniform(0, 60)
     hello = {"owner": owner, "counterpart": {"name": rel.title()}}
     envelopes: list[dict[str, Any]] = [event("connection.made", rel, hello, days=opened)]
     for _ in range(rnd.randrange(0, 12)):
-        touch = {
-            "kind": rnd.choice(["call", "meeting", "email", "social"]),
-            "direction": rnd.choice(["inbound", "outbound", "mutual"]),
-            "sentiment": round(rnd.uniform(-1, 1), 2),
-        }
+        touch = random_touch(rnd)
         envelopes.append(
             event("interaction.recorded", rel, touch, days=opened + rnd.uniform(0, 120))
         )

@@ -18,7 +18,7 @@ from projections.health.policy import BANDS
 from projections.health.score import assess
 from projections.health.store import HealthStore
 from services.projection.registry import HEALTH
-from tests.factories import BASE_TIME, event
+from tests.factories import BASE_TIME, event, random_touch
 from tests.publishing import ask, publish_all
 from tests.services import wait_kept
 
@@ -56,11 +56,7 @@ def varied(count: int, seed: int = 5) -> list[dict[str, Any]]:
             data = {"owner": owner, "counterpart": {"name": f"N{number}"}}
             envelopes.append(event("connection.made", rel, data, days=opened))
         for _ in range(rnd.randrange(0, 12)):
-            touch = {
-                "kind": rnd.choice(["call", "meeting", "email", "social"]),
-                "direction": rnd.choice(["inbound", "outbound", "mutual"]),
-                "sentiment": round(rnd.uniform(-1, 1), 2),
-            }
+            touch = random_touch(rnd)
             when = opened + rnd.uniform(0, 120)
             envelopes.append(event("interaction.recorded", rel, touch, days=when))
         for to in rnd.sample(["awareness", "engagement", "conversion", "closed"], 2):

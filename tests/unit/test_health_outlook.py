@@ -12,7 +12,7 @@ from events import Stage, parse_event
 from projections.health.fold import HealthState, apply
 from projections.health.outlook import CLOSED, outlook
 from projections.health.score import assess
-from tests.factories import BASE_TIME, event
+from tests.factories import BASE_TIME, event, random_touch
 
 
 def lives(count: int, seed: int) -> list[HealthState]:
@@ -24,11 +24,7 @@ def lives(count: int, seed: int) -> list[HealthState]:
         opened = rnd.uniform(0, 100)
         envelopes: list[dict[str, Any]] = [event("connection.made", rel, days=opened)]
         for _ in range(rnd.randrange(0, 15)):
-            touch = {
-                "kind": rnd.choice(["call", "meeting", "email", "social"]),
-                "direction": rnd.choice(["inbound", "outbound", "mutual"]),
-                "sentiment": round(rnd.uniform(-1, 1), 2),
-            }
+            touch = random_touch(rnd)
             envelopes.append(
                 event("interaction.recorded", rel, touch, days=opened + rnd.uniform(0, 150))
             )
