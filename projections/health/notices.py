@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING
 
 from events import Stage
 from events.notices import BAND_CHANGED, TOUCH_DUE, Notice, iso, notice_id, touch_due_cause
-from projections.health.components import contact_at, scored, weighted_score
 from projections.health.policy import POLICY, HealthPolicy, band
-from projections.health.score import assess, stage_at
+from projections.health.score import assess, score_at
 from projections.notices import NoNotices
 
 if TYPE_CHECKING:
@@ -31,11 +30,8 @@ REMEMBERED = 50_000  # relationships whose latest band is remembered
 
 def band_at(state: HealthState, now: float, policy: HealthPolicy = POLICY) -> str | None:
     """The band of `state` at `now` (None once closed): the score alone, without reasons."""
-    stage, since = stage_at(state, now)
-    if stage == Stage.CLOSED:
-        return None
-    components = scored(contact_at(state, now, policy), stage, since, now, policy)
-    return band(weighted_score(components, policy))
+    stage, score = score_at(state, now, policy)
+    return None if stage == Stage.CLOSED else band(score)
 
 
 class HealthNotices(NoNotices["HealthState"]):
