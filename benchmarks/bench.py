@@ -40,8 +40,9 @@ import orjson
 from benchmarks import pipeline, queries_at_scale
 from benchmarks.soak import rss_mb
 from benchmarks.workload import Workload, generate
-from events.subjects import ping_subject, query_subject
+from events.subjects import query_subject
 from services.config.roster import PROJECTIONS
+from services.nats.broker import status_of
 from services.nats.embedded import EmbeddedNats, free_port
 from services.nats.process import settle_memory
 from services.nats.streams import ensure_streams
@@ -131,11 +132,7 @@ class Service:
 
 async def applied(nc: NATS, name: str) -> int:
     """A projection service's applied sequence (-1 when it does not answer yet)."""
-    try:
-        reply = await nc.request(ping_subject(name), b"", timeout=1)
-    except Exception:
-        return -1
-    return int(orjson.loads(reply.data).get("applied_seq", -1))
+    return int((await status_of(nc, name, within=1) or {}).get("applied_seq", -1))
 
 
 async def wait_caught_up(
@@ -595,11 +592,7 @@ async def ingest(
 
 
 async def _answers(nc: NATS, name: str) -> bool:
-    try:
-        await nc.request(ping_subject(name), b"", timeout=1)
-    except Exception:
-        return False
-    return True
+    return await status_of(nc, name, within=1) is not None
 
 
 async def _send_batches(nc: NATS, envelopes: list[bytes], clients: int) -> float:

@@ -29,7 +29,8 @@ import nats
 import orjson
 
 from benchmarks.workload import START, YEAR, Workload, generate
-from events.subjects import ping_subject, query_subject
+from events.subjects import query_subject
+from services.nats.broker import status_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -142,11 +143,7 @@ async def kept(nc: NATS, names: tuple[str, ...] = UPKEPT, within: float = 900) -
     waiting = set(names)
     while waiting and time.monotonic() < deadline:
         for name in sorted(waiting):
-            try:
-                reply = await nc.request(ping_subject(name), b"", timeout=2)
-                at = orjson.loads(reply.data).get("kept_at")
-            except Exception:
-                at = None
+            at = (await status_of(nc, name, within=2) or {}).get("kept_at")
             if at is not None and at >= since:
                 waiting.discard(name)
         if waiting:

@@ -8,9 +8,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from events.subjects import ping_subject
+from services.nats.broker import status_of
 from tests.conftest import wait_for
 
 if TYPE_CHECKING:
@@ -35,11 +33,7 @@ def start_service(name: str, url: str, data_dir: Path, batch_size: int) -> subpr
 
 async def applied_seq(nc: NATS, name: str) -> int:
     """What the service says it has applied (-1 while it does not answer)."""
-    try:
-        reply = await nc.request(ping_subject(name), b"", timeout=0.5)
-    except Exception:
-        return -1
-    return int(orjson.loads(reply.data).get("applied_seq", -1))
+    return int((await status_of(nc, name) or {}).get("applied_seq", -1))
 
 
 async def wait_kept(service: ProjectionService[Any], within: float = 30) -> None:

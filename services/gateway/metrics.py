@@ -7,14 +7,14 @@ import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from fastapi import Request, Response
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from events.subjects import DLQ_STREAM, EVENTS_STREAM, ping_subject
+from events.subjects import DLQ_STREAM, EVENTS_STREAM
 from services.config.roster import PROJECTIONS, SERVICES
 from services.gateway.openapi import UNAUTHORIZED, json_errors
+from services.nats.broker import status_of
 
 if TYPE_CHECKING:
     from nats.aio.client import Client as NATS
@@ -119,14 +119,5 @@ SUPERVISOR = "up"  # `rapport up` answers a ping too, when it runs the services
 async def ping_all(nc: NATS) -> dict[str, dict[str, Any] | None]:
     """Every service's status, and the supervisor's (None: it did not answer)."""
     names = (*SERVICES, SUPERVISOR)
-    statuses = await asyncio.gather(*(_ping(nc, name) for name in names))
+    statuses = await asyncio.gather(*(status_of(nc, name) for name in names))
     return dict(zip(names, statuses, strict=True))
-
-
-async def _ping(nc: NATS, service: str) -> dict[str, Any] | None:
-    try:
-        reply = await nc.request(ping_subject(service), b"", timeout=0.5)
-    except Exception:
-        return None
-    status: dict[str, Any] = orjson.loads(reply.data)
-    return status

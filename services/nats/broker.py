@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from faststream.nats import (
@@ -22,6 +22,8 @@ from events.subjects import ping_subject
 from services.nats.connection import flush
 
 if TYPE_CHECKING:
+    from nats.aio.client import Client as NATS
+
     from services.config.settings import Settings
     from services.nats.process import Service
 
@@ -79,3 +81,13 @@ def add_ping(broker: NatsBroker, service: Service) -> None:
         status = {"service": service.name, "pid": os.getpid(), "uptime_s": time.time() - started}
         status.update(service.status())
         return orjson.dumps(status)
+
+
+async def status_of(nc: NATS, name: str, within: float = 0.5) -> dict[str, Any] | None:
+    """What service `name` says of itself on its ping (None: it did not answer in time)."""
+    try:
+        reply = await nc.request(ping_subject(name), b"", timeout=within)
+    except Exception:
+        return None
+    status: dict[str, Any] = orjson.loads(reply.data)
+    return status
