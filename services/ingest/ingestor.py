@@ -338,7 +338,7 @@ class Ingestor:
         key = (kind, relationship)
         log = self._guards.get(key) or GuardLog()
         subject = stage_subject(relationship) if kind == "stage" else proposals_filter(relationship)
-        messages = await self._reader.read(subject, log.last_seq + 1)
+        messages = await self._reader.read(subject, log.last_seq + 1, per_subject=True)
         messages = [m for m in messages if m.seq > log.last_seq]
         if messages:
             decoded = [decode(message) for message in messages]

@@ -56,7 +56,7 @@ async def read_relationship(
     reader: DirectReader, relationship_id: str, first_copies: FirstCopies
 ) -> list[Reading]:
     """Every stored message of one relationship, read, oldest first."""
-    messages = await reader.read(relationship_filter(relationship_id))
+    messages = await reader.read(relationship_filter(relationship_id), per_subject=True)
     return await judge(messages, first_copies) if messages else []
 
 
@@ -69,7 +69,7 @@ async def history_page(
 ) -> tuple[list[Reading], bool]:
     """One page of a relationship's stored messages after `after_seq`, and whether more follow."""
     messages, more = await reader.read_page(
-        relationship_filter(relationship_id), after_seq + 1, limit
+        relationship_filter(relationship_id), after_seq + 1, limit, per_subject=True
     )
     return (await judge(messages, first_copies) if messages else []), more
 
