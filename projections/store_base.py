@@ -16,15 +16,17 @@ import itertools
 import os
 import sqlite3
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import aiosqlite
 
 if TYPE_CHECKING:
     from collections.abc import (
         AsyncIterator,
+        Awaitable,
         Callable,
         Collection,
+        Hashable,
         Iterable,
         Mapping,
         Sequence,
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
 NewId = tuple[str, int, bytes]  # (event id, stream sequence, digest) of a first stored copy
 OutboxRow = tuple[str, str, bytes]  # (notice id, subject, CloudEvent JSON) of a notice to publish
 S = TypeVar("S")
+T = TypeVar("T")
+MEMO_SIZE = 2_000  # values `memo` keeps for one generation of a store, at most (~20 MB)
 
 COMMON_TABLES = (
     """CREATE TABLE IF NOT EXISTS rapport_meta (
@@ -104,6 +108,10 @@ class SqliteStore(Generic[S]):
         self._cache_size = cache_size
         # one transaction at a time on the writer: the projector's and the notice outbox's
         self.write_lock = asyncio.Lock()
+        # write transactions committed since it opened: what was read before may be stale
+        self.generation = 0
+        self._memo: dict[Hashable, Any] = {}
+        self._memo_generation = 0
 
     async def open(self) -> None:
         """Open (and create) the store: readable by its owner only (it holds names, emails)."""
@@ -171,6 +179,49 @@ class SqliteStore(Generic[S]):
         async with connection.execute("SELECT value FROM rapport_meta WHERE key=?", (key,)) as cur:
             row = await cur.fetchone()
         return str(row[0]) if row else default
+
+    async def memo(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        """What `read` reads of the store, read once until the next write commits: a page
+        many people look at while the store does not change is read (and decoded) once.
+
+        Exact: a value read while a write committed is not kept.
+        """
+        memo = self._current_memo()
+        if key in memo:
+            return cast("T", memo[key])
+        generation = self.generation
+        value = await read()
+        self._keep(generation, {key: value})
+        return value
+
+    async def committed(self, keys: Sequence[str]) -> dict[str, S]:
+        """Committed states of these relationships for a query (absent ones are left out),
+        each read and decoded once until the next write commits (as `memo`)."""
+        memo = self._current_memo()
+        found: dict[str, S] = {}
+        missing: list[str] = []
+        for key in keys:
+            if ("state", key) not in memo:
+                missing.append(key)
+            elif (state := memo[("state", key)]) is not None:
+                found[key] = state
+        if missing:
+            generation = self.generation
+            read = await self.load_rows(missing)
+            found.update(read)
+            self._keep(generation, {("state", key): read.get(key) for key in missing})
+        return found
+
+    def _current_memo(self) -> dict[Hashable, Any]:
+        if self._memo_generation != self.generation:
+            self._memo = {}
+            self._memo_generation = self.generation
+        return self._memo
+
+    def _keep(self, generation: int, values: Mapping[Hashable, Any]) -> None:
+        """Keep values read at `generation`, unless a write has committed since."""
+        if generation == self.generation and len(self._memo) + len(values) <= MEMO_SIZE:
+            self._current_memo().update(values)
 
     async def first_copies(self, event_ids: Collection[str]) -> dict[str, FirstCopy]:
         """(seq, digest) of the first stored copy of each of these ids this store has read."""
@@ -262,6 +313,7 @@ class SqliteStore(Generic[S]):
             try:
                 yield writer
                 await writer.execute("COMMIT")
+                self.generation += 1
             except BaseException:
                 if writer.in_transaction:  # a failed COMMIT (e.g. a full disk) has rolled back
                     await writer.execute("ROLLBACK")
