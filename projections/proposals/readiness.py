@@ -58,11 +58,29 @@ def _norm(goals: tuple[str, ...]) -> set[str]:
 def readiness(context: PartnerContext, proposal: Proposal, as_of: datetime) -> Readiness:
     """Judge one proposal against its relationship at `as_of`."""
     parts = _partner_parts(context, as_of)
+    _proposal_parts(parts, context, proposal, as_of)
+    ordered = sorted(parts.items(), key=lambda item: -WEIGHTS[item[0]] * (1 - item[1][0]))
+    return Readiness(_score(parts), [reason for _, (_, reason) in ordered])
+
+
+def readiness_score(context: PartnerContext, proposal: Proposal, as_of: datetime) -> int:
+    """`readiness(...).score` without the reasons: the score every proposal is ranked by
+    (a third of the cost: the health score without its reasons, `score_at`)."""
+    parts = _partner_scores(context, as_of.timestamp())
+    _proposal_parts(parts, context, proposal, as_of)
+    return _score(parts)
+
+
+def _proposal_parts(
+    parts: dict[str, tuple[float, str]],
+    context: PartnerContext,
+    proposal: Proposal,
+    as_of: datetime,
+) -> None:
+    """Add what a proposal is judged on of its own: timing and goals."""
     capacity = context.capacity
     parts["timing"] = _timing(capacity.available_from if capacity else None, proposal, as_of)
     parts["goals"] = _goals(capacity.goals if capacity else (), proposal.goals)
-    ordered = sorted(parts.items(), key=lambda item: -WEIGHTS[item[0]] * (1 - item[1][0]))
-    return Readiness(_score(parts), [reason for _, (_, reason) in ordered])
 
 
 def ceilings(context: PartnerContext) -> tuple[float, dict[str, int]]:
@@ -79,13 +97,8 @@ def ceilings(context: PartnerContext) -> tuple[float, dict[str, int]]:
     if not context.proposals or not math.isfinite(start):
         return start, {}
     as_of = datetime.fromtimestamp(start, UTC)
-    stage, health = score_at(context.health, start)  # as `assess` scores it, with no reasons
+    shared = _partner_scores(context, start)
     capacity = context.capacity
-    shared = {
-        "stage": STAGE_FIT[stage],
-        "health": (health / 100, ""),
-        "capacity": CAPACITY_FIT[capacity.level] if capacity else UNKNOWN_CAPACITY,
-    }
     available = capacity.available_from if capacity else None
     goals = capacity.goals if capacity else ()
     found: dict[str, int] = {}
@@ -110,6 +123,17 @@ def _partner_parts(context: PartnerContext, as_of: datetime) -> dict[str, tuple[
     capacity = context.capacity
     parts["capacity"] = CAPACITY_FIT[capacity.level] if capacity else UNKNOWN_CAPACITY
     return parts
+
+
+def _partner_scores(context: PartnerContext, at: float) -> dict[str, tuple[float, str]]:
+    """The parts of `_partner_parts` without their reasons (as `assess` scores, `score_at`)."""
+    stage, health = score_at(context.health, at)
+    capacity = context.capacity
+    return {
+        "stage": STAGE_FIT[stage],
+        "health": (health / 100, ""),
+        "capacity": CAPACITY_FIT[capacity.level] if capacity else UNKNOWN_CAPACITY,
+    }
 
 
 def _score(parts: dict[str, tuple[float, str]]) -> int:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from events.proposal_rules import PENDING
 from events.queries import ProposalsQuery
-from projections.proposals.readiness import age_days, readiness, stage_on
+from projections.proposals.readiness import age_days, readiness, readiness_score, stage_on
 from projections.proposals.store import CEILING_CHUNK
 from services.queries.routes import Route
 
 if TYPE_CHECKING:
-    from projections.proposals.fold import PartnerContext
+    from projections.proposals.fold import PartnerContext, Proposal
     from projections.proposals.store import ProposalsStore
     from services.queries.routes import Context
 
@@ -37,23 +38,25 @@ def routes(service: Context[ProposalsStore]) -> list[Route]:
         # readiness is judged at `as_of`: rows whose ceiling does not hold then (events after
         # it: future-dated, or a past `as_of`) are all scored ...
         found = await service.store.find(statuses, **which, unbounded_at=at, limit=SCORED_AT_MOST)
-        items = await judged(service.store, found, as_of)
+        ranked = await candidates(service.store, found, as_of)
         budget = SCORED_AT_MOST - len(found)
         # ... the others in order of their ceiling, until none left could make the list
         chunk_size = min(CEILING_CHUNK, max(16, query.limit))  # a short list scores few
         async for chunk in service.store.by_ceiling(statuses, at, chunk_size, **which):
-            if len(items) >= query.limit:
-                items.sort(key=most_ready_first)
-                del items[query.limit :]
-                if items[-1]["readiness"]["score"] > chunk[0][2]:
+            if len(ranked) >= query.limit:
+                ranked.sort(key=by_rank)
+                del ranked[query.limit :]
+                if -ranked[-1].rank[0] > chunk[0][2]:
                     break
             if budget <= 0:
                 break
             budget -= len(chunk)
-            items += await judged(service.store, [(rel, pid) for rel, pid, _ in chunk], as_of)
-        items.sort(key=most_ready_first)
+            ranked += await candidates(service.store, [(rel, pid) for rel, pid, _ in chunk], as_of)
+        ranked.sort(key=by_rank)
+        # only the listed are judged with their reasons
+        items = [listed(candidate, as_of) for candidate in ranked[: query.limit]]
         answer: dict[str, Any] = {
-            "items": items[: query.limit],
+            "items": items,
             "as_of": as_of.isoformat(),
             # how many match in all, listed or not ("and 58 more pending")
             "matched": await service.store.count(statuses, **which),
@@ -68,40 +71,60 @@ def routes(service: Context[ProposalsStore]) -> list[Route]:
     return [Route("pending", ProposalsQuery, pending, merge=merge_pending)]
 
 
-async def judged(
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A proposal that may make the list, and its place in it (`most_ready_first`'s key)."""
+
+    rank: tuple[int, int, str, str]
+    context: PartnerContext
+    proposal: Proposal
+
+
+def by_rank(candidate: Candidate) -> tuple[int, int, str, str]:
+    """Most ready first: the order `most_ready_first` gives their items."""
+    return candidate.rank
+
+
+async def candidates(
     store: ProposalsStore, found: list[tuple[str, str]], as_of: datetime
-) -> list[dict[str, Any]]:
-    """These proposals as the contract lists them, readiness judged at `as_of`."""
-    contexts = await store.load_rows(sorted({rel for rel, _ in found}))
-    items: list[dict[str, Any]] = []
+) -> list[Candidate]:
+    """These proposals, ranked by their readiness score at `as_of` (without the reasons)."""
+    contexts = await store.committed(sorted({rel for rel, _ in found}))
+    ranked: list[Candidate] = []
     for rel, proposal_id in found:
         context = contexts.get(rel)
         proposal = context.proposal(proposal_id) if context else None
         if context is None or proposal is None:
             continue
-        items.append(
-            {
-                "proposal_id": proposal_id,
-                "relationship_id": rel,
-                "title": proposal.title,
-                "status": proposal.status,
-                "age_days": age_days(proposal, as_of),
-                "readiness": readiness(context, proposal, as_of).reply(),
-                "owner": context.owner,
-                "kind": proposal.kind,
-                "goals": list(proposal.goals),
-                "proposed_start": (
-                    proposal.proposed_start.isoformat() if proposal.proposed_start else None
-                ),
-                "stage": stage_on(context, as_of).value,
-                "flags": list(proposal.flags),
-                "rejected": [
-                    {"seq": r.seq, "type": r.type, "why": r.why}
-                    for r in context.rejected(proposal_id)
-                ],
-            }
-        )
-    return items
+        score = readiness_score(context, proposal, as_of)
+        rank = (-score, -age_days(proposal, as_of), rel, proposal_id)
+        ranked.append(Candidate(rank, context, proposal))
+    return ranked
+
+
+def listed(candidate: Candidate, as_of: datetime) -> dict[str, Any]:
+    """A proposal as the contract lists it, readiness judged at `as_of` with its reasons."""
+    context, proposal = candidate.context, candidate.proposal
+    return {
+        "proposal_id": proposal.proposal_id,
+        "relationship_id": context.relationship_id,
+        "title": proposal.title,
+        "status": proposal.status,
+        "age_days": age_days(proposal, as_of),
+        "readiness": readiness(context, proposal, as_of).reply(),
+        "owner": context.owner,
+        "kind": proposal.kind,
+        "goals": list(proposal.goals),
+        "proposed_start": (
+            proposal.proposed_start.isoformat() if proposal.proposed_start else None
+        ),
+        "stage": stage_on(context, as_of).value,
+        "flags": list(proposal.flags),
+        "rejected": [
+            {"seq": r.seq, "type": r.type, "why": r.why}
+            for r in context.rejected(proposal.proposal_id)
+        ],
+    }
 
 
 def partner(context: PartnerContext) -> dict[str, Any]:
