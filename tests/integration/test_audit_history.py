@@ -64,6 +64,7 @@ async def test_audit_as_of_answers_what_was_true_then(nc: NATS) -> None:
     assert [c["seq"] for c in reply["changes"]] == [2, 3]
     stage = await ask(nc, "stage.get", relationship_id="r", as_of="2026-01-07T12:00:00Z")
     assert stage["stage"] == "awareness"
+    await ask(nc, "health.get", relationship_id="r", min_seq=6)  # it has read the story
     health = await ask(nc, "health.get", relationship_id="r", as_of="2026-01-07T12:00:00Z")
     assert health["stage"] == "awareness"
     assert health["last_interaction_at"] is None
@@ -76,6 +77,8 @@ async def test_every_reader_handles_the_old_shape(nc: NATS) -> None:
     last = await story(nc)
     stage = await ask(nc, "stage.get", relationship_id="r", min_seq=last)
     assert stage["stage"] == "conversion"
+    # the health service answers `as_of` from its store once it has read the whole story
+    await ask(nc, "health.get", relationship_id="r", min_seq=last)
     health = await ask(nc, "health.get", relationship_id="r", as_of="2026-01-09T09:00:00Z")
     assert health["last_interaction_at"] == "2026-01-08T09:00:00Z"  # the v0 call is a touch
     assert health["components"]["reciprocity"] == 1.0  # they initiated it
