@@ -6,7 +6,11 @@ of the HTTP API come from these instead.
 - `saturation(base, paths, seconds)`: `wrk` with 20 connections over many paths (a Lua script
   picks one at random per request): the requests a second the gateway can serve, and latency.
 - `at_rate(url, rate, seconds)`: `hey` sending `rate` requests a second (20 workers, each held
-  to rate/20): latency at a fixed load, the figure the issue sets a target for.
+  to rate/20): latency at a fixed load, the figure the issue sets a target for. hey's workers
+  tick together: the requests come in bursts of 20 every 20 ms, each burst queued at once.
+- `spread(url, rate, seconds)`: about `rate` requests a second from `wrk`'s 20 connections,
+  each waiting a random (exponential) time between its requests, as many independent clients
+  do: the same load with its arrivals spread out instead of in bursts.
 """
 
 from __future__ import annotations
@@ -102,6 +106,26 @@ def parse_hey(text: str) -> Load:
 def percentile(ordered: list[float], share: float) -> float:
     """The nearest-rank percentile of sorted samples."""
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+async def spread(url: str, rate: int, seconds: float) -> Load:
+    """About `rate` requests a second, each connection waiting an exponential time (mean
+    `WORKERS / rate`) before its next request (`wrk`, 20 connections)."""
+    wrk = _tool("wrk")
+    mean_ms = 1000 * WORKERS / rate
+    with tempfile.TemporaryDirectory(prefix="rapport-wrk-") as folder:
+        script = Path(folder) / "spread.lua"
+        script.write_text(
+            "delay = function()\n"
+            f"  return math.floor(0.5 - math.log(1 - math.random()) * {mean_ms:g})\n"
+            "end\n"
+        )
+        text = await _run(
+            wrk, "-t", "2", "-c", str(WORKERS), "-d", f"{seconds:g}s", "--latency",
+            "-s", str(script), url,
+            within=seconds + 60,
+        )  # fmt: skip
+    return parse_wrk(text)
 
 
 async def saturation(base: str, paths: list[str], seconds: float) -> Load:

@@ -84,6 +84,10 @@ def table(result: dict[str, Any]) -> Table:
             f"HTTP p50 / p99 at {http['at_rps']:,} req/s (hey)",
             f"{http['p50_ms']} / {http['p99_ms']} ms",
         )
+        out.add_row(
+            f"the same, arrivals spread out (wrk, {http['spread_rps']:,} req/s)",
+            f"{http['spread_p50_ms']} / {http['spread_p99_ms']} ms",
+        )
     board = result.get("dashboard")
     if board:
         out.add_row(

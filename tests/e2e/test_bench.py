@@ -51,8 +51,9 @@ def test_bench_quick_reports_every_figure(tmp_path: Path) -> None:
     assert figures["raw_pipeline_eps"] > 0
     assert figures["replay_all_eps"] > 0
     # from outside, by wrk and hey (Debian packages; .ci/run installs them)
-    assert set(figures["http"]) >= {"rps", "p50_ms", "p99_ms"}
+    assert set(figures["http"]) >= {"rps", "p50_ms", "p99_ms", "spread_rps", "spread_p99_ms"}
     assert figures["http"]["rps"] > 0
+    assert figures["http"]["spread_rps"] > 0
     assert figures["http"]["errors"] == 0
     assert set(figures["dashboard"]) >= {
         "overview_p50_ms", "overview_p99_ms", "relationship_p50_ms", "relationship_p99_ms"
