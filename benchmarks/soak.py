@@ -31,8 +31,9 @@ import httpx
 import nats
 import orjson
 
-from events.subjects import EVENTS_STREAM, event_subject, inbox_prefix, ping_subject
+from events.subjects import EVENTS_STREAM, event_subject, inbox_prefix
 from services.config.roster import PROJECTIONS
+from services.nats.broker import status_of
 from services.nats.credentials import read_credential
 from services.nats.embedded import die_with_parent, free_port
 
@@ -190,11 +191,8 @@ async def lag(nats_url: str, data_dir: Path) -> dict[str, int]:
         last = (await nc.jetstream().stream_info(EVENTS_STREAM)).state.last_seq
         lags = {}
         for name in PROJECTIONS:
-            try:
-                status = orjson.loads((await nc.request(ping_subject(name), b"", timeout=2)).data)
-                lags[name] = last - int(status["applied_seq"])
-            except Exception:
-                lags[name] = last
+            status = await status_of(nc, name, within=2)
+            lags[name] = last - int(status["applied_seq"]) if status else last
         return lags
     finally:
         await nc.close()

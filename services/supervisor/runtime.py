@@ -30,6 +30,7 @@ from services.config.failures import Failure
 from services.config.roster import PROJECTIONS, SERVICES
 from services.config.tokens import LOOPBACK, TokenConfigError, TokenRegistry, http_host_for
 from services.nats import roles
+from services.nats.broker import status_of
 from services.nats.connection import connect
 from services.nats.credentials import Credential, credentials_dir, ensure_credentials, write_up
 from services.nats.embedded import EmbeddedNats, die_with_parent, port_is_free
@@ -214,9 +215,7 @@ class Runtime:
 
     async def _answers(self, name: str) -> bool:
         assert self._nc is not None
-        try:
-            await self._nc.request(ping_subject(name), b"", timeout=0.5)
-        except Exception:
+        if await status_of(self._nc, name, within=0.5) is None:
             return False
         if name == "gateway":  # the lifespan answers before the socket is bound
             try:

@@ -20,8 +20,9 @@ import nats
 import orjson
 from pydantic import SecretStr
 
-from events.subjects import EVENTS_STREAM, ping_subject
+from events.subjects import EVENTS_STREAM
 from services.config.settings import Settings
+from services.nats.broker import status_of
 from services.nats.credentials import read_credential
 from services.projection.registry import SPECS
 from tests.e2e.helpers import alive, rapport_up
@@ -108,11 +109,8 @@ async def applied_everywhere(admin: NATS, target: int, within: float) -> None:
     waiting = set(SPECS)
     while waiting and time.monotonic() < deadline:
         for name in sorted(waiting):
-            try:
-                reply = await admin.request(ping_subject(name), b"", timeout=1)
-            except Exception:
-                continue
-            if orjson.loads(reply.data)["applied_seq"] >= target:
+            status = await status_of(admin, name, within=1)
+            if status is not None and status["applied_seq"] >= target:
                 waiting.discard(name)
         await asyncio.sleep(0.1)
     assert not waiting, f"{waiting} did not apply seq {target} within {within} s"
@@ -155,7 +153,8 @@ async def test_kill_9_of_nats_and_of_every_service_under_load_heals(tmp_path: Pa
             assert f"{name} exited with code -9" in log, log
             assert f"restarting {name}" in log, log
         assert len(acked) >= 6 * BATCH
-        status = orjson.loads((await admin.request(ping_subject("up"), b"", timeout=2)).data)
+        status = await status_of(admin, "up", within=2)
+        assert status is not None
         assert status["problem"] is None
         assert all(status["restarts"][victim] == 1 for victim in killed), status["restarts"]
 
@@ -185,7 +184,8 @@ async def compare_with_clean_rebuilds(up: Up, admin: NATS, oracle: Path, keys: l
         data_dir=oracle,
     )
     for name, spec in SPECS.items():
-        status = orjson.loads((await admin.request(ping_subject(name), b"", timeout=2)).data)
+        status = await status_of(admin, name, within=2)
+        assert status is not None, name
         live = spec.store(Path(status["store"]))
         await live.open()
         try:
