@@ -111,38 +111,38 @@ def percentile(ordered: list[float], share: float) -> float:
 async def spread(url: str, rate: int, seconds: float) -> Load:
     """About `rate` requests a second, each connection waiting an exponential time (mean
     `WORKERS / rate`) before its next request (`wrk`, 20 connections)."""
-    wrk = _tool("wrk")
     mean_ms = 1000 * WORKERS / rate
-    with tempfile.TemporaryDirectory(prefix="rapport-wrk-") as folder:
-        script = Path(folder) / "spread.lua"
-        script.write_text(
-            "delay = function()\n"
-            f"  return math.floor(0.5 - math.log(1 - math.random()) * {mean_ms:g})\n"
-            "end\n"
-        )
-        text = await _run(
-            wrk, "-t", "2", "-c", str(WORKERS), "-d", f"{seconds:g}s", "--latency",
-            "-s", str(script), url,
-            within=seconds + 60,
-        )  # fmt: skip
-    return parse_wrk(text)
+    return await _wrk(
+        url,
+        seconds,
+        "delay = function()\n"
+        f"  return math.floor(0.5 - math.log(1 - math.random()) * {mean_ms:g})\n"
+        "end\n",
+    )
 
 
 async def saturation(base: str, paths: list[str], seconds: float) -> Load:
     """As many requests as the gateway takes, over `paths` at random (`wrk`, 20 connections)."""
+    listed = ",".join(f'"{path}"' for path in paths)
+    return await _wrk(
+        base,
+        seconds,
+        f"local paths = {{{listed}}}\n"
+        "request = function()\n"
+        '  return wrk.format("GET", paths[math.random(#paths)])\n'
+        "end\n",
+    )
+
+
+async def _wrk(url: str, seconds: float, script: str) -> Load:
+    """`wrk --latency` with 20 connections for `seconds`, driven by a Lua `script`."""
     wrk = _tool("wrk")
     with tempfile.TemporaryDirectory(prefix="rapport-wrk-") as folder:
-        script = Path(folder) / "paths.lua"
-        listed = ",".join(f'"{path}"' for path in paths)
-        script.write_text(
-            f"local paths = {{{listed}}}\n"
-            "request = function()\n"
-            '  return wrk.format("GET", paths[math.random(#paths)])\n'
-            "end\n"
-        )
+        path = Path(folder) / "load.lua"
+        path.write_text(script)
         text = await _run(
             wrk, "-t", "2", "-c", str(WORKERS), "-d", f"{seconds:g}s", "--latency",
-            "-s", str(script), base,
+            "-s", str(path), url,
             within=seconds + 60,
         )  # fmt: skip
     return parse_wrk(text)

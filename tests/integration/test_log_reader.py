@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
+
 from events.subjects import proposals_filter, relationship_filter
 from services.nats import log_reader
 from services.nats.log_reader import DirectReader
@@ -15,7 +17,8 @@ from tests.factories import event
 from tests.publishing import publish, publish_all
 
 if TYPE_CHECKING:
-    import pytest
+    from collections.abc import AsyncIterator
+
     from nats.aio.client import Client as NATS
 
     from events.reading import StoredMessage
@@ -39,6 +42,17 @@ async def mixed_log(nc: NATS) -> None:
     await publish_all(nc, [event("interaction.recorded", "ada", days=30)])
 
 
+@pytest.fixture
+async def reader(nc: NATS) -> AsyncIterator[DirectReader]:
+    """A reader of the mixed log."""
+    await mixed_log(nc)
+    direct = DirectReader(nc)
+    try:
+        yield direct
+    finally:
+        await direct.close()
+
+
 def seqs(messages: list[StoredMessage]) -> list[tuple[int, str]]:
     return [(message.seq, message.subject) for message in messages]
 
@@ -58,56 +72,44 @@ async def pages(
     raise AssertionError("paging did not end")
 
 
-async def test_reading_per_subject_gives_what_the_walk_gives(nc: NATS) -> None:
-    await mixed_log(nc)
-    reader = DirectReader(nc)
-    try:
-        for subject_filter in (relationship_filter("ada"), proposals_filter("ada")):
-            walked = await reader.read(subject_filter)
-            for start in (1, 5, walked[len(walked) // 2].seq, walked[-1].seq + 1):
-                expected = [m for m in walked if m.seq >= start]
-                got = await reader.read(subject_filter, start, per_subject=True)
-                assert seqs(got) == seqs(expected), (subject_filter, start)
-                assert [m.data for m in got] == [m.data for m in expected]
-            for batch in (1, 3, 7, 100):
-                paged = await pages(reader, subject_filter, batch, per_subject=True)
-                assert seqs(paged) == seqs(walked), (subject_filter, batch)
-        ada = await reader.read(relationship_filter("ada"), per_subject=True)
-        assert len(ada) == 1 + 12 + 3 + 1 + 1 + 1
-        assert "rapport.ev.ada.made.up" in {m.subject for m in ada}
-        assert not {m.subject for m in ada} & {"rapport.ev.adam.proposal.drafted"}
-        assert await reader.read(relationship_filter("nobody"), per_subject=True) == []
-        assert await reader.read_page(relationship_filter("nobody"), 1, 5, per_subject=True) == (
-            [],
-            False,
-        )
-    finally:
-        await reader.close()
+async def test_reading_per_subject_gives_what_the_walk_gives(reader: DirectReader) -> None:
+    for subject_filter in (relationship_filter("ada"), proposals_filter("ada")):
+        walked = await reader.read(subject_filter)
+        for start in (1, 5, walked[len(walked) // 2].seq, walked[-1].seq + 1):
+            expected = [m for m in walked if m.seq >= start]
+            got = await reader.read(subject_filter, start, per_subject=True)
+            assert seqs(got) == seqs(expected), (subject_filter, start)
+            assert [m.data for m in got] == [m.data for m in expected]
+        for batch in (1, 3, 7, 100):
+            paged = await pages(reader, subject_filter, batch, per_subject=True)
+            assert seqs(paged) == seqs(walked), (subject_filter, batch)
+    ada = await reader.read(relationship_filter("ada"), per_subject=True)
+    assert len(ada) == 1 + 12 + 3 + 1 + 1 + 1
+    assert "rapport.ev.ada.made.up" in {m.subject for m in ada}
+    assert not {m.subject for m in ada} & {"rapport.ev.adam.proposal.drafted"}
+    assert await reader.read(relationship_filter("nobody"), per_subject=True) == []
+    assert await reader.read_page(relationship_filter("nobody"), 1, 5, per_subject=True) == (
+        [],
+        False,
+    )
 
 
 async def test_a_filter_of_many_subjects_walks_the_stream(
-    nc: NATS, monkeypatch: pytest.MonkeyPatch
+    reader: DirectReader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await mixed_log(nc)
-    reader = DirectReader(nc)
-    try:
-        walked = await reader.read(relationship_filter("ada"))
-        monkeypatch.setattr(log_reader, "PER_SUBJECT_LIMIT", 2)
-        assert await reader.subjects(relationship_filter("ada")) is None
-        got = await reader.read(relationship_filter("ada"), per_subject=True)
-        assert seqs(got) == seqs(walked)
-        paged = await pages(reader, relationship_filter("ada"), 4, per_subject=True)
-        assert seqs(paged) == seqs(walked)
-    finally:
-        await reader.close()
+    walked = await reader.read(relationship_filter("ada"))
+    monkeypatch.setattr(log_reader, "PER_SUBJECT_LIMIT", 2)
+    assert await reader.subjects(relationship_filter("ada")) is None
+    got = await reader.read(relationship_filter("ada"), per_subject=True)
+    assert seqs(got) == seqs(walked)
+    paged = await pages(reader, relationship_filter("ada"), 4, per_subject=True)
+    assert seqs(paged) == seqs(walked)
 
 
 async def test_a_read_per_subject_is_one_moment_of_the_log(
-    nc: NATS, monkeypatch: pytest.MonkeyPatch
+    nc: NATS, reader: DirectReader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What is stored after the stream listed the subjects is not read, of any subject."""
-    await mixed_log(nc)
-    reader = DirectReader(nc)
     listed = DirectReader.subjects
     later: list[int] = []
 
@@ -117,14 +119,11 @@ async def test_a_read_per_subject_is_one_moment_of_the_log(
             later.append(await publish(nc, event("interaction.recorded", "ada", days=40)))
         return found
 
-    try:
-        before = await reader.read(relationship_filter("ada"))
-        monkeypatch.setattr(DirectReader, "subjects", subjects_then_more)
-        got = await reader.read(relationship_filter("ada"), per_subject=True)
-        assert seqs(got) == seqs(before)
-        assert later
-        assert later[0] > before[-1].seq
-        again = await reader.read(relationship_filter("ada"), per_subject=True)
-        assert [m.seq for m in again] == [*(m.seq for m in before), later[0]]
-    finally:
-        await reader.close()
+    before = await reader.read(relationship_filter("ada"))
+    monkeypatch.setattr(DirectReader, "subjects", subjects_then_more)
+    got = await reader.read(relationship_filter("ada"), per_subject=True)
+    assert seqs(got) == seqs(before)
+    assert later
+    assert later[0] > before[-1].seq
+    again = await reader.read(relationship_filter("ada"), per_subject=True)
+    assert [m.seq for m in again] == [*(m.seq for m in before), later[0]]
