@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 STATUSES = ("drafted", "submitted", "accepted", "declined", "withdrawn")
 SCORED_AT_MOST = 10_000  # proposals one query scores, at most
+Rank = tuple[int, int, str, str]  # a proposal's place in the list (`rank`)
 
 
 def routes(service: Context[ProposalsStore]) -> list[Route]:
@@ -46,7 +47,7 @@ def routes(service: Context[ProposalsStore]) -> list[Route]:
             if len(ranked) >= query.limit:
                 ranked.sort(key=by_rank)
                 del ranked[query.limit :]
-                if -ranked[-1].rank[0] > chunk[0][2]:
+                if -ranked[-1].place[0] > chunk[0][2]:
                     break
             if budget <= 0:
                 break
@@ -62,7 +63,7 @@ def routes(service: Context[ProposalsStore]) -> list[Route]:
             "matched": await service.store.count(statuses, **which),
         }
         if query.relationship_id is not None:  # one relationship: what its partner is about
-            context = (await service.store.load_rows([query.relationship_id])).get(
+            context = (await service.store.committed([query.relationship_id])).get(
                 query.relationship_id
             )
             answer["partner"] = partner(context) if context else None
@@ -73,16 +74,16 @@ def routes(service: Context[ProposalsStore]) -> list[Route]:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A proposal that may make the list, and its place in it (`most_ready_first`'s key)."""
+    """A proposal that may make the list, and its place in it (its `rank`)."""
 
-    rank: tuple[int, int, str, str]
+    place: Rank
     context: PartnerContext
     proposal: Proposal
 
 
-def by_rank(candidate: Candidate) -> tuple[int, int, str, str]:
+def by_rank(candidate: Candidate) -> Rank:
     """Most ready first: the order `most_ready_first` gives their items."""
-    return candidate.rank
+    return candidate.place
 
 
 async def candidates(
@@ -97,8 +98,8 @@ async def candidates(
         if context is None or proposal is None:
             continue
         score = readiness_score(context, proposal, as_of)
-        rank = (-score, -age_days(proposal, as_of), rel, proposal_id)
-        ranked.append(Candidate(rank, context, proposal))
+        place = rank(score, age_days(proposal, as_of), rel, proposal_id)
+        ranked.append(Candidate(place, context, proposal))
     return ranked
 
 
@@ -166,11 +167,13 @@ def merge_pending(query: ProposalsQuery, replies: list[dict[str, Any]]) -> dict[
     }
 
 
-def most_ready_first(item: dict[str, Any]) -> tuple[int, int, str, str]:
+def rank(score: int, age: int, relationship_id: str, proposal_id: str) -> Rank:
     """Readiness, then age, then ids: a total order, so partitions merge exactly."""
-    return (
-        -item["readiness"]["score"],
-        -item["age_days"],
-        item["relationship_id"],
-        item["proposal_id"],
+    return (-score, -age, relationship_id, proposal_id)
+
+
+def most_ready_first(item: dict[str, Any]) -> Rank:
+    """A listed item's `rank`."""
+    return rank(
+        item["readiness"]["score"], item["age_days"], item["relationship_id"], item["proposal_id"]
     )
