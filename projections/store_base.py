@@ -152,9 +152,8 @@ class SqliteStore(Generic[S]):
         try:
             row: tuple[Any, ...] | None = self._point.execute(sql, params).fetchone()
         except sqlite3.OperationalError:  # locked for longer than POINT_BUSY: do not block
-            async with self.reader.execute(sql, params) as cursor:
-                found = await cursor.fetchone()
-            row = tuple(found) if found is not None else None
+            rows = await self.read_all(sql, params)
+            row = rows[0] if rows else None
         return row
 
     @property
@@ -163,11 +162,16 @@ class SqliteStore(Generic[S]):
         assert self._writer is not None, "store is not open"
         return self._writer
 
-    @property
-    def reader(self) -> aiosqlite.Connection:
-        """The queries' connection."""
+    async def read_all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row a query finds, read through the read connection in one step.
+
+        One step (the statement runs and is done in one call to the connection's thread): a
+        statement left open across an `await` holds a read transaction that every other read
+        on the connection joins, and they would not see what commits after it opened (the
+        projector would take an event committed since for a first copy).
+        """
         assert self._reader is not None, "store is not open"
-        return self._reader
+        return [tuple(row) for row in await self._reader.execute_fetchall(sql, params)]
 
     async def checkpoint(self) -> int:
         """The last stream sequence whose effects are committed (0: none)."""
@@ -175,10 +179,12 @@ class SqliteStore(Generic[S]):
 
     async def meta(self, key: str, default: str, *, reader: bool = True) -> str:
         """A value of the store's own bookkeeping."""
-        connection = self.reader if reader else self.writer
-        async with connection.execute("SELECT value FROM rapport_meta WHERE key=?", (key,)) as cur:
-            row = await cur.fetchone()
-        return str(row[0]) if row else default
+        sql, params = "SELECT value FROM rapport_meta WHERE key=?", (key,)
+        if reader:
+            rows = await self.read_all(sql, params)
+        else:
+            rows = [tuple(row) for row in await self.writer.execute_fetchall(sql, params)]
+        return str(rows[0][0]) if rows else default
 
     async def memo(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
         """What `read` reads of the store, read once until the next write commits: a page
@@ -231,9 +237,8 @@ class SqliteStore(Generic[S]):
                 "SELECT event_id, seq, digest FROM event_ids "
                 f"WHERE event_id IN ({placeholders(len(part))})"
             )
-            async with self.reader.execute(sql, part) as cursor:
-                for event_id, seq, digest in await cursor.fetchall():
-                    found[event_id] = (seq, bytes(digest))
+            for event_id, seq, digest in await self.read_all(sql, part):
+                found[event_id] = (seq, bytes(digest))
         return found
 
     async def dead_lettered(self) -> int:
@@ -331,8 +336,7 @@ class SqliteStore(Generic[S]):
     async def unsent_notices(self, limit: int) -> list[tuple[int, OutboxRow]]:
         """The oldest notices not yet published: (outbox number, (id, subject, body))."""
         sql = "SELECT n, notice_id, subject, body FROM notice_outbox ORDER BY n LIMIT ?"
-        async with self.reader.execute(sql, (limit,)) as cursor:
-            rows = await cursor.fetchall()
+        rows = await self.read_all(sql, (limit,))
         return [(n, (notice_id, subject, bytes(body))) for n, notice_id, subject, body in rows]
 
     async def notices_sent(self, numbers: Sequence[int]) -> None:
@@ -361,9 +365,8 @@ class SqliteStore(Generic[S]):
                 f"SELECT relationship_id, state FROM {table} "  # table: a constant of a subclass
                 f"WHERE relationship_id IN ({placeholders(len(part))})"
             )
-            async with self.reader.execute(sql, part) as cursor:
-                for relationship_id, blob in await cursor.fetchall():
-                    found[relationship_id] = decode(relationship_id, blob)
+            for relationship_id, blob in await self.read_all(sql, part):
+                found[relationship_id] = decode(relationship_id, blob)
         return found
 
     # -- what each projection store provides ----------------------------------------------

@@ -144,8 +144,7 @@ class HealthStore(SqliteStore["HealthState"]):
             "SELECT relationship_id, next_due, state FROM health_view "
             f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?"
         )
-        async with self.reader.execute(sql, [*params, limit]) as cursor:
-            rows = await cursor.fetchall()
+        rows = await self.read_all(sql, [*params, limit])
         return [(rel, due, codec.decode(rel, blob)) for rel, due, blob in rows]
 
     # -- touches falling due (the health service's scheduler) --------------------------------
@@ -159,8 +158,7 @@ class HealthStore(SqliteStore["HealthState"]):
             "WHERE (next_due, relationship_id) > (?, ?) AND next_due <= ? "
             "ORDER BY next_due, relationship_id LIMIT ?"
         )
-        async with self.reader.execute(sql, (*after, upto, limit)) as cursor:
-            rows = await cursor.fetchall()
+        rows = await self.read_all(sql, (*after, upto, limit))
         return [(rel, due, codec.decode(rel, blob)) for rel, due, blob in rows]
 
     async def next_due_after(self, after: float) -> float | None:
@@ -191,8 +189,7 @@ class HealthStore(SqliteStore["HealthState"]):
                     "WHERE band_until < ? AND (band_until, relationship_id) > (?, ?) "
                     "ORDER BY band_until, relationship_id LIMIT ?"
                 )
-                async with self.reader.execute(sql, (now, *after, REFRESH_CHUNK)) as cursor:
-                    rows = list(await cursor.fetchall())
+                rows = await self.read_all(sql, (now, *after, REFRESH_CHUNK))
                 if not rows:
                     break
                 updates = []
@@ -236,8 +233,7 @@ class HealthStore(SqliteStore["HealthState"]):
             "UNION ALL SELECT band, NULL, relationship_id, state FROM health_view "
             f"WHERE band_until < ? AND {where}"
         )
-        async with self.reader.execute(sql, [*params, now, *params]) as cursor:
-            rows = await cursor.fetchall()
+        rows = await self.read_all(sql, [*params, now, *params])
         counts: dict[str, int] = {}
         for band, count, rel, blob in rows:
             if rel is None:

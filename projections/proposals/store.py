@@ -101,22 +101,21 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
         async with self._keeping:
             after = ""
             while True:
-                async with self.reader.execute(
+                found = await self.read_all(
                     "SELECT DISTINCT relationship_id FROM proposals "
                     "WHERE ceiling IS NULL AND relationship_id > ? ORDER BY relationship_id "
                     "LIMIT ?",
                     (after, UPKEEP_CHUNK),
-                ) as cursor:
-                    rels = [rel for (rel,) in await cursor.fetchall()]
+                )
+                rels = [rel for (rel,) in found]
                 if not rels:
                     return True
                 after = rels[-1]
-                async with self.reader.execute(
+                states = await self.read_all(
                     "SELECT relationship_id, state FROM partner_context "
                     f"WHERE relationship_id IN ({placeholders(len(rels))})",
                     rels,
-                ) as cursor:
-                    states = await cursor.fetchall()
+                )
                 updates = []
                 for rel, blob in states:
                     start, ceiling = ceilings(codec.decode(rel, blob))
@@ -158,8 +157,7 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
         sql, params = self.find_query(
             statuses, relationship_id, proposal_id, owner, unbounded_at, limit
         )
-        async with self.reader.execute(sql, params) as cursor:
-            return [(rel, pid) for rel, pid in await cursor.fetchall()]
+        return [(rel, pid) for rel, pid in await self.read_all(sql, params)]
 
     @classmethod
     def find_query(
@@ -214,11 +212,27 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
         owner: str | None = None,
     ) -> AsyncIterator[list[tuple[str, str, int]]]:
         """(relationship id, proposal id, ceiling) of those whose ceiling holds at `at`, in
-        chunks, the highest ceiling first."""
-        sql, params = self.ceiling_query(statuses, at, relationship_id, proposal_id, owner)
-        async with self.reader.execute(sql, params) as cursor:
-            while rows := await cursor.fetchmany(chunk):
-                yield [(rel, pid, ceiling) for rel, pid, ceiling in rows]
+        chunks, the highest ceiling first.
+
+        Each chunk is read on its own, after the last one's place in the ceiling index (no
+        statement stays open while the caller scores a chunk: see `read_all`). A proposal
+        whose ceiling moves while they are read is found where the next chunk finds it:
+        missed, or found again (a caller keeps one of each).
+        """
+        after: tuple[int, str, str] | None = None
+        while True:
+            sql, params = self.ceiling_query(
+                statuses, at, relationship_id, proposal_id, owner, after, chunk
+            )
+            rows: list[tuple[str, str, int]] = [
+                (rel, pid, ceiling) for rel, pid, ceiling in await self.read_all(sql, params)
+            ]
+            if rows:
+                yield rows
+            if len(rows) < chunk:
+                return
+            rel, pid, ceiling = rows[-1]
+            after = (ceiling, rel, pid)
 
     @classmethod
     def ceiling_query(
@@ -228,8 +242,11 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
         relationship_id: str | None = None,
         proposal_id: str | None = None,
         owner: str | None = None,
+        after: tuple[int, str, str] | None = None,
+        limit: int = CEILING_CHUNK,
     ) -> tuple[str, list[object]]:
-        """The SQL of `by_ceiling`: it reads an index in ceiling order (no sort of every row)."""
+        """The SQL of a chunk of `by_ceiling`, the next after `after` (ceiling, relationship
+        id, proposal id): it reads an index in ceiling order (no sort of every row)."""
         where, params = cls._where(statuses, relationship_id, proposal_id, owner)
         # `+status`: not by the status index (nearly every row is pending), but in ceiling order
         where[0] = f"+{where[0]}"
@@ -239,11 +256,16 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
             params += [owner, f"{owner}A"]
         where.append("ceiling_from <= ?")
         params.append(at)
+        if after is not None:
+            # the index holds (ceiling, relationship_id, proposal_id): one place in it
+            where.append("(ceiling, relationship_id, proposal_id) < (?, ?, ?)")
+            params += list(after)
         sql = (
             "SELECT relationship_id, proposal_id, ceiling FROM proposals "
-            f"WHERE {' AND '.join(where)} ORDER BY ceiling DESC"
+            f"WHERE {' AND '.join(where)} "
+            "ORDER BY ceiling DESC, relationship_id DESC, proposal_id DESC LIMIT ?"
         )
-        return sql, params
+        return sql, [*params, limit]
 
     @staticmethod
     def _where(

@@ -111,8 +111,7 @@ class StageStore(SqliteStore[StageView]):
         sql = (
             f"SELECT {COLUMNS} FROM stage_view WHERE relationship_id IN ({placeholders(len(keys))})"
         )
-        async with self.reader.execute(sql, keys) as cursor:
-            return {row[0]: view_from_row(row) for row in await cursor.fetchall()}
+        return {row[0]: view_from_row(row) for row in await self.read_all(sql, keys)}
 
     async def write_rows(
         self,
@@ -211,8 +210,7 @@ class StageStore(SqliteStore[StageView]):
             f"SELECT {COLUMNS} FROM stage_view WHERE {' AND '.join(where)} "
             "ORDER BY relationship_id LIMIT ?"
         )
-        async with self.reader.execute(sql, [*params, limit]) as cursor:
-            return [view_from_row(row) for row in await cursor.fetchall()]
+        return [view_from_row(row) for row in await self.read_all(sql, [*params, limit])]
 
     async def funnel(self, owner: str | None = None) -> dict[str, Any]:
         """The contract's funnel reply, for one owner or everyone."""
@@ -221,10 +219,8 @@ class StageStore(SqliteStore[StageView]):
         if owner is not None:
             clause, params = owner_filter(owner)
             sql += f" WHERE {clause}"
-        async with self.reader.execute(sql + " GROUP BY measure, name", params) as cursor:
-            counts = {
-                (measure, name): int(total) for measure, name, total in await cursor.fetchall()
-            }
+        rows = await self.read_all(sql + " GROUP BY measure, name", params)
+        counts = {(measure, name): int(total) for measure, name, total in rows}
         return funnel_reply(counts)
 
     async def owners(self) -> dict[str, int]:
@@ -233,5 +229,4 @@ class StageStore(SqliteStore[StageView]):
             "SELECT owner, SUM(count) FROM funnel_counts WHERE measure = 'now' AND owner != '' "
             "GROUP BY owner HAVING SUM(count) > 0 ORDER BY owner"
         )
-        async with self.reader.execute(sql) as cursor:
-            return {owner: int(total) for owner, total in await cursor.fetchall()}
+        return {owner: int(total) for owner, total in await self.read_all(sql)}

@@ -40,6 +40,7 @@ def routes(service: Context[ProposalsStore]) -> list[Route]:
         # it: future-dated, or a past `as_of`) are all scored ...
         found = await service.store.find(statuses, **which, unbounded_at=at, limit=SCORED_AT_MOST)
         ranked = await candidates(service.store, found, as_of)
+        seen = set(found)  # a ceiling written while this reads may show a proposal twice
         budget = SCORED_AT_MOST - len(found)
         # ... the others in order of their ceiling, until none left could make the list
         chunk_size = min(CEILING_CHUNK, max(16, query.limit))  # a short list scores few
@@ -52,7 +53,9 @@ def routes(service: Context[ProposalsStore]) -> list[Route]:
             if budget <= 0:
                 break
             budget -= len(chunk)
-            ranked += await candidates(service.store, [(rel, pid) for rel, pid, _ in chunk], as_of)
+            fresh = [(rel, pid) for rel, pid, _ in chunk if (rel, pid) not in seen]
+            seen.update(fresh)
+            ranked += await candidates(service.store, fresh, as_of)
         ranked.sort(key=by_rank)
         # only the listed are judged with their reasons
         items = [listed(candidate, as_of) for candidate in ranked[: query.limit]]

@@ -143,8 +143,8 @@ class WebhookStore:
         return self._db
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with self.db.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        # in one step: no statement is left open (and its snapshot held) across an await
+        return list(await self.db.execute_fetchall(sql, params))
 
     # -- webhooks ------------------------------------------------------------------------------
 

@@ -218,10 +218,10 @@ async def test_the_upkeep_computes_what_the_projector_left_unknown(tmp_path: Pat
         await store.commit({rel: (None, c) for rel, c in contexts.items()}, 1, [])
 
         async def kept() -> dict[tuple[str, str], tuple[int | None, float | None]]:
-            async with store.reader.execute(
+            rows = await store.read_all(
                 "SELECT relationship_id, proposal_id, ceiling, ceiling_from FROM proposals"
-            ) as cursor:
-                return {(rel, pid): (c, since) for rel, pid, c, since in await cursor.fetchall()}
+            )
+            return {(rel, pid): (c, since) for rel, pid, c, since in rows}
 
         assert {value for value in (await kept()).values()} == {(None, None)}
         assert await store.upkeep(0.0)
