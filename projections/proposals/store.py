@@ -10,6 +10,7 @@ rate); `upkeep` computes them in the background, and a query judges the unknown 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from projections.proposals import codec
@@ -140,37 +141,22 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
     # -- queries (reader connection) ------------------------------------------------------
 
     async def find(
-        self,
-        statuses: Sequence[str],
-        *,
-        relationship_id: str | None = None,
-        proposal_id: str | None = None,
-        owner: str | None = None,
-        unbounded_at: float | None = None,
-        limit: int = 1000,
+        self, which: Which, *, unbounded_at: float | None = None, limit: int = 1000
     ) -> list[tuple[str, str]]:
-        """(relationship id, proposal id) of proposals in these statuses, oldest first.
+        """(relationship id, proposal id) of these proposals, oldest first.
 
         With `unbounded_at`, only those whose ceiling does not hold at that instant (the
         relationship has events after it, or the row has no ceiling yet).
         """
-        sql, params = self.find_query(
-            statuses, relationship_id, proposal_id, owner, unbounded_at, limit
-        )
+        sql, params = self.find_query(which, unbounded_at, limit)
         return [(rel, pid) for rel, pid in await self.read_all(sql, params)]
 
-    @classmethod
+    @staticmethod
     def find_query(
-        cls,
-        statuses: Sequence[str],
-        relationship_id: str | None = None,
-        proposal_id: str | None = None,
-        owner: str | None = None,
-        unbounded_at: float | None = None,
-        limit: int = 1000,
+        which: Which, unbounded_at: float | None = None, limit: int = 1000
     ) -> tuple[str, list[object]]:
         """The SQL of `find`."""
-        where, params = cls._where(statuses, relationship_id, proposal_id, owner)
+        where, params = which.where()
         if unbounded_at is not None:
             # from the ceiling indexes (few rows), not by status (nearly every row is pending)
             where[0] = f"+{where[0]}"
@@ -182,17 +168,10 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
         )
         return sql, [*params, limit]
 
-    async def count(
-        self,
-        statuses: Sequence[str],
-        *,
-        relationship_id: str | None = None,
-        proposal_id: str | None = None,
-        owner: str | None = None,
-    ) -> int:
-        """How many proposals are in these statuses (read from the status index, once until
-        the store changes: at 50 000 pending that read takes 3 ms)."""
-        where, params = self._where(statuses, relationship_id, proposal_id, owner)
+    async def count(self, which: Which) -> int:
+        """How many of these proposals there are (read from the status index, once until the
+        store changes: at 50 000 pending that read takes 3 ms)."""
+        where, params = which.where()
         sql = f"SELECT count(*) FROM proposals WHERE {' AND '.join(where)}"
 
         async def read() -> int:
@@ -202,14 +181,7 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
         return await self.memo(("count", sql, *params), read)
 
     async def by_ceiling(
-        self,
-        statuses: Sequence[str],
-        at: float,
-        chunk: int = CEILING_CHUNK,
-        *,
-        relationship_id: str | None = None,
-        proposal_id: str | None = None,
-        owner: str | None = None,
+        self, which: Which, at: float, chunk: int = CEILING_CHUNK
     ) -> AsyncIterator[list[tuple[str, str, int]]]:
         """(relationship id, proposal id, ceiling) of those whose ceiling holds at `at`, in
         chunks, the highest ceiling first.
@@ -221,9 +193,7 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
         """
         after: tuple[int, str, str] | None = None
         while True:
-            sql, params = self.ceiling_query(
-                statuses, at, relationship_id, proposal_id, owner, after, chunk
-            )
+            sql, params = self.ceiling_query(which, at, after, chunk)
             rows: list[tuple[str, str, int]] = [
                 (rel, pid, ceiling) for rel, pid, ceiling in await self.read_all(sql, params)
             ]
@@ -234,26 +204,22 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
             rel, pid, ceiling = rows[-1]
             after = (ceiling, rel, pid)
 
-    @classmethod
+    @staticmethod
     def ceiling_query(
-        cls,
-        statuses: Sequence[str],
+        which: Which,
         at: float,
-        relationship_id: str | None = None,
-        proposal_id: str | None = None,
-        owner: str | None = None,
         after: tuple[int, str, str] | None = None,
         limit: int = CEILING_CHUNK,
     ) -> tuple[str, list[object]]:
         """The SQL of a chunk of `by_ceiling`, the next after `after` (ceiling, relationship
         id, proposal id): it reads an index in ceiling order (no sort of every row)."""
-        where, params = cls._where(statuses, relationship_id, proposal_id, owner)
+        where, params = which.where()
         # `+status`: not by the status index (nearly every row is pending), but in ceiling order
         where[0] = f"+{where[0]}"
-        if owner is not None and "@" not in owner:
+        if which.owner is not None and "@" not in which.owner:
             # one range of the owner index that holds `maria` and every `maria@…`
             where.append("owner >= ? AND owner < ?")
-            params += [owner, f"{owner}A"]
+            params += [which.owner, f"{which.owner}A"]
         where.append("ceiling_from <= ?")
         params.append(at)
         if after is not None:
@@ -267,23 +233,28 @@ class ProposalsStore(SqliteStore["PartnerContext"]):
         )
         return sql, [*params, limit]
 
-    @staticmethod
-    def _where(
-        statuses: Sequence[str],
-        relationship_id: str | None,
-        proposal_id: str | None,
-        owner: str | None,
-    ) -> tuple[list[str], list[object]]:
-        where = [f"status IN ({placeholders(len(statuses))})"]
-        params: list[object] = list(statuses)
-        if relationship_id is not None:
+
+@dataclass(frozen=True, slots=True)
+class Which:
+    """The proposals a query asks about: in these statuses, and of whom if it says."""
+
+    statuses: Sequence[str]
+    relationship_id: str | None = None
+    proposal_id: str | None = None
+    owner: str | None = None
+
+    def where(self) -> tuple[list[str], list[object]]:
+        """SQL conditions (the status first) and their parameters."""
+        where = [f"status IN ({placeholders(len(self.statuses))})"]
+        params: list[object] = list(self.statuses)
+        if self.relationship_id is not None:
             where.append("relationship_id = ?")
-            params.append(relationship_id)
-        if proposal_id is not None:
+            params.append(self.relationship_id)
+        if self.proposal_id is not None:
             where.append("proposal_id = ?")
-            params.append(proposal_id)
-        if owner is not None:
-            clause, values = owner_filter(owner)
+            params.append(self.proposal_id)
+        if self.owner is not None:
+            clause, values = owner_filter(self.owner)
             where.append(clause)
             params.extend(values)
         return where, params

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from events.proposal_rules import PENDING
 from events.queries import ProposalsQuery
 from projections.proposals.readiness import age_days, readiness, readiness_score, stage_on
-from projections.proposals.store import CEILING_CHUNK
+from projections.proposals.store import CEILING_CHUNK, Which
 from services.queries.routes import Route
 
 if TYPE_CHECKING:
@@ -30,21 +30,17 @@ def routes(service: Context[ProposalsStore]) -> list[Route]:
         statuses = {"pending": sorted(PENDING), "all": list(STATUSES)}.get(
             query.status, [query.status]
         )
-        which = {
-            "relationship_id": query.relationship_id,
-            "proposal_id": query.proposal_id,
-            "owner": query.owner,
-        }
+        which = Which(statuses, query.relationship_id, query.proposal_id, query.owner)
         at = as_of.timestamp()
         # readiness is judged at `as_of`: rows whose ceiling does not hold then (events after
         # it: future-dated, or a past `as_of`) are all scored ...
-        found = await service.store.find(statuses, **which, unbounded_at=at, limit=SCORED_AT_MOST)
+        found = await service.store.find(which, unbounded_at=at, limit=SCORED_AT_MOST)
         ranked = await candidates(service.store, found, as_of)
         seen = set(found)  # a ceiling written while this reads may show a proposal twice
         budget = SCORED_AT_MOST - len(found)
         # ... the others in order of their ceiling, until none left could make the list
         chunk_size = min(CEILING_CHUNK, max(16, query.limit))  # a short list scores few
-        async for chunk in service.store.by_ceiling(statuses, at, chunk_size, **which):
+        async for chunk in service.store.by_ceiling(which, at, chunk_size):
             if len(ranked) >= query.limit:
                 ranked.sort(key=by_rank)
                 del ranked[query.limit :]
@@ -63,7 +59,7 @@ def routes(service: Context[ProposalsStore]) -> list[Route]:
             "items": items,
             "as_of": as_of.isoformat(),
             # how many match in all, listed or not ("and 58 more pending")
-            "matched": await service.store.count(statuses, **which),
+            "matched": await service.store.count(which),
         }
         if query.relationship_id is not None:  # one relationship: what its partner is about
             context = (await service.store.committed([query.relationship_id])).get(

@@ -13,7 +13,7 @@ from projections.base import FoldError
 from projections.health.fold import apply as health_apply
 from projections.health.store import HealthStore
 from projections.proposals.fold import apply as proposals_apply
-from projections.proposals.store import ProposalsStore
+from projections.proposals.store import ProposalsStore, Which
 from projections.stage.fold import apply as stage_apply
 from projections.stage.store import StageStore
 from services.projection.projector import Projector
@@ -106,7 +106,7 @@ async def test_lifecycle_breaking_events_are_kept_not_dead_lettered(
     finally:
         await projector.stop()
     assert (await nc.jetstream().stream_info(DLQ_STREAM)).state.messages == 0
-    assert await store.find(["drafted"]) == [("r", "p")]
+    assert await store.find(Which(["drafted"])) == [("r", "p")]
     context = (await store.load(["r"]))["r"]
     (rejection,) = context.rejected("ghost")
     assert (rejection.seq, rejection.why) == (

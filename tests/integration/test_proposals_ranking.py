@@ -15,7 +15,7 @@ import pytest
 
 from events.proposal_rules import PENDING
 from projections.proposals.readiness import age_days, ceilings, readiness
-from projections.proposals.store import ProposalsStore
+from projections.proposals.store import ProposalsStore, Which
 from services.queries import proposals as proposal_queries
 from tests.factories import BASE_TIME, event, partner_life
 from tests.folding import fold_context
@@ -170,7 +170,7 @@ async def test_the_ceiling_order_comes_from_an_index(
     store = ProposalsStore(tmp_path / "proposals.db")
     await store.open()
     await store.close()
-    sql, params = ProposalsStore.ceiling_query(sorted(PENDING), 1.0, owner=owner)
+    sql, params = ProposalsStore.ceiling_query(Which(sorted(PENDING), owner=owner), 1.0)
     with sqlite3.connect(tmp_path / "proposals.db") as db:
         plan = [row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
     assert any(index in step for step in plan), plan
@@ -181,7 +181,7 @@ async def test_the_rows_without_a_ceiling_come_from_indexes(tmp_path: Path) -> N
     store = ProposalsStore(tmp_path / "proposals.db")
     await store.open()
     await store.close()
-    sql, params = ProposalsStore.find_query(sorted(PENDING), unbounded_at=1.0)
+    sql, params = ProposalsStore.find_query(Which(sorted(PENDING)), unbounded_at=1.0)
     with sqlite3.connect(tmp_path / "proposals.db") as db:
         plan = [row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
     # not every pending row read to find the few without a ceiling
@@ -203,8 +203,8 @@ async def test_a_store_of_the_older_shape_opens_and_its_rows_are_judged(tmp_path
     await store.open()
     try:
         # no ceiling yet: judged at every query, like a relationship with later events
-        assert await store.find(["drafted"], unbounded_at=1e12) == [("r", "p")]
-        assert [chunk async for chunk in store.by_ceiling(["drafted"], 1e12)] == []
+        assert await store.find(Which(["drafted"]), unbounded_at=1e12) == [("r", "p")]
+        assert [chunk async for chunk in store.by_ceiling(Which(["drafted"]), 1e12)] == []
     finally:
         await store.close()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from projections.proposals.store import ProposalsStore
+from projections.proposals.store import ProposalsStore, Which
 from projections.store_base import SqliteStore
 
 if TYPE_CHECKING:
@@ -83,14 +83,14 @@ async def test_the_count_of_pending_proposals_follows_the_store(tmp_path: Path) 
 
     try:
         pending = ["drafted", "submitted"]
-        assert await store.count(pending) == 0
+        assert await store.count(Which(pending)) == 0
         await add("r1", "drafted")
-        assert await store.count(pending) == 1
-        assert await store.count(pending) == 1
+        assert await store.count(Which(pending)) == 1
+        assert await store.count(Which(pending)) == 1
         await add("r2", "accepted")
         await add("r3", "submitted")
-        assert await store.count(pending) == 2
-        assert await store.count(["accepted"]) == 1
-        assert await store.count(pending, relationship_id="r1") == 1
+        assert await store.count(Which(pending)) == 2
+        assert await store.count(Which(["accepted"])) == 1
+        assert await store.count(Which(pending, relationship_id="r1")) == 1
     finally:
         await store.close()

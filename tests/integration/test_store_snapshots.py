@@ -12,7 +12,7 @@ import random
 from typing import TYPE_CHECKING
 
 from events.proposal_rules import PENDING
-from projections.proposals.store import ProposalsStore
+from projections.proposals.store import ProposalsStore, Which
 from tests.factories import partner_life
 from tests.folding import fold_context
 
@@ -41,7 +41,7 @@ async def test_reads_see_commits_made_while_a_ranking_is_half_read(tmp_path: Pat
         assert len(first) > 8
         await store.commit({rel: (None, c) for rel, c in first.items()}, 1, [("a", 1, b"1")])
         assert await store.upkeep(1e12)  # every proposal gets its ceiling
-        ranking = store.by_ceiling(sorted(PENDING), 1e12, chunk=2)
+        ranking = store.by_ceiling(Which(sorted(PENDING)), 1e12, chunk=2)
         seen = await anext(ranking)  # a query, suspended between two of its chunks
         assert len(seen) == 2
 
