@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from services.cli.common import app, console, fail
+from services.cli.common import app, console, err_console, fail
 
 
 @app.command()
@@ -22,7 +22,10 @@ def bench(
         Path | None, typer.Option("--workdir", help="where the temporary servers and stores go")
     ] = None,
 ) -> None:
-    """Publish a seeded workload, then measure projectors, replay, end to end and queries."""
+    """Publish a seeded workload, then measure projectors, replay, end to end and queries.
+
+    Progress goes to stderr as each phase starts (with `--json`, stdout holds only the JSON).
+    """
     import asyncio
 
     try:
@@ -36,10 +39,14 @@ def bench(
     )
     if quick and workdir is not None:
         options = Options(**{**options.__dict__, "workdir": workdir})
+    if workdir is not None:
+        try:
+            workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            fail(f"--workdir {workdir}: cannot use it as a folder ({exc.strerror or exc})")
 
     def say(message: str) -> None:
-        if not as_json:
-            console.print(f"[dim]· {message}[/]")
+        err_console.print(f"[dim]· {message}[/]", highlight=False)
 
     result = asyncio.run(run(options, say))
     if as_json:

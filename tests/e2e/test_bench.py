@@ -26,8 +26,10 @@ def test_bench_quick_reports_every_figure(tmp_path: Path) -> None:
     missing = tmp_path / "eventsourcing"
     missing.mkdir()
     (missing / "__init__.py").write_text("raise ImportError('not installed')\n")
+    work = tmp_path / "not" / "yet"
     result = subprocess.run(
-        [sys.executable, "-m", "services", "bench", "--quick", "--json"],
+        # a work folder that does not exist yet is made
+        [sys.executable, "-m", "services", "bench", "--quick", "--json", "--workdir", str(work)],
         capture_output=True,
         text=True,
         timeout=600,
@@ -35,7 +37,10 @@ def test_bench_quick_reports_every_figure(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONPATH": str(tmp_path)},
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    figures = json.loads(result.stdout)
+    figures = json.loads(result.stdout)  # stdout holds the JSON alone ...
+    said = " ".join(result.stderr.split())
+    assert "· projector stage catching up alone" in said  # ... progress goes beside it
+    assert work.is_dir()
     assert REQUIRED <= set(figures)
     assert figures["events"] == 20_000
     for name in ("stage", "health", "proposals"):
@@ -65,3 +70,20 @@ def test_bench_quick_reports_every_figure(tmp_path: Path) -> None:
     assert figures["eventsourcing_eps"] is None
     assert figures["skipped"] == ["eventsourcing peer: pip install -e '.[test]' brings its library"]
     assert figures["ratios_note"].startswith("indicative only: 20,000 events")
+
+
+def test_bench_refuses_a_work_folder_it_cannot_make(tmp_path: Path) -> None:
+    taken = tmp_path / "a-file"
+    taken.write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "services", "bench", "--quick", "--workdir", str(taken / "sub")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    said = " ".join(result.stderr.split())  # as one line, however the terminal wraps it
+    assert result.returncode == 1
+    assert said.startswith("error: --workdir ")
+    assert said.endswith("cannot use it as a folder (Not a directory)")
+    assert "Traceback" not in said
