@@ -110,12 +110,16 @@ def _webhook(row: Sequence[Any]) -> Webhook:
 
 
 class WebhookStore:
-    """One connection; the service's one event loop is its only user."""
+    """One connection; the service's one event loop is its only user.
+
+    Reads take the lock the writes hold: on one connection, a read made while a write's
+    transaction is open would see what that transaction has not committed (and may roll back).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
-        self.lock = asyncio.Lock()  # one write at a time: attempts run concurrently
+        self.lock = asyncio.Lock()  # one transaction at a time: attempts run concurrently
 
     async def open(self) -> None:
         """Open (and create) the store, readable by its owner only."""
@@ -143,8 +147,9 @@ class WebhookStore:
         return self._db
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        # in one step: no statement is left open (and its snapshot held) across an await
-        return list(await self.db.execute_fetchall(sql, params))
+        # between transactions, in one step (no statement left open across an await)
+        async with self.lock:
+            return list(await self.db.execute_fetchall(sql, params))
 
     # -- webhooks ------------------------------------------------------------------------------
 
