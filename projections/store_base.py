@@ -171,7 +171,7 @@ class SqliteStore(Generic[S]):
         projector would take an event committed since for a first copy).
         """
         assert self._reader is not None, "store is not open"
-        return [tuple(row) for row in await self._reader.execute_fetchall(sql, params)]
+        return await _fetch_all(self._reader, sql, params)
 
     async def checkpoint(self) -> int:
         """The last stream sequence whose effects are committed (0: none)."""
@@ -180,10 +180,9 @@ class SqliteStore(Generic[S]):
     async def meta(self, key: str, default: str, *, reader: bool = True) -> str:
         """A value of the store's own bookkeeping."""
         sql, params = "SELECT value FROM rapport_meta WHERE key=?", (key,)
-        if reader:
-            rows = await self.read_all(sql, params)
-        else:
-            rows = [tuple(row) for row in await self.writer.execute_fetchall(sql, params)]
+        rows = await (
+            self.read_all(sql, params) if reader else _fetch_all(self.writer, sql, params)
+        )
         return str(rows[0][0]) if rows else default
 
     async def memo(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
@@ -388,3 +387,10 @@ class SqliteStore(Generic[S]):
         Returns False when this store has none (then nobody needs to wait for it).
         """
         return False
+
+
+async def _fetch_all(
+    connection: aiosqlite.Connection, sql: str, params: Sequence[Any]
+) -> list[tuple[Any, ...]]:
+    """Every row of a query, run and fetched in one call to the connection's thread."""
+    return [tuple(row) for row in await connection.execute_fetchall(sql, params)]
