@@ -1,36 +1,36 @@
 """The Rapport contract as code: envelope, typed event data, subjects and stage rules.
 
-Depends only on pydantic and the standard library.
+The event types exported here are the msgspec structs every reader holds (`events.records`);
+the pydantic models of `events.envelope` and `events.data` are the public schema (OpenAPI and
+the words of refusals), held to the same meaning by a parity test.
 """
 
-from events.data import (
+from events.envelope import EVENT_CLASSES, EVENT_TYPES
+from events.parsing import InvalidEvent, parse_event
+from events.records import (
+    CapacityNoted,
     CapacityNotedData,
+    ConnectionMade,
     ConnectionMadeData,
     Counterpart,
-    InteractionRecordedData,
-    ProposalDecidedData,
-    ProposalDraftedData,
-    ProposalSubmittedData,
-    PurposeSetData,
-    StageChangedData,
-)
-from events.envelope import (
-    EVENT_CLASSES,
-    EVENT_TYPES,
-    CapacityNoted,
-    ConnectionMade,
     Envelope,
     Event,
     InteractionRecorded,
+    InteractionRecordedData,
     ProposalAccepted,
+    ProposalDecidedData,
     ProposalDeclined,
     ProposalDrafted,
+    ProposalDraftedData,
+    ProposalEvent,
     ProposalSubmitted,
+    ProposalSubmittedData,
     ProposalWithdrawn,
     PurposeSet,
+    PurposeSetData,
     StageChanged,
+    StageChangedData,
 )
-from events.parsing import InvalidEvent, parse_event
 from events.stages import FUNNEL, LEVEL, ORDER, Level, Stage
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "ProposalDeclined",
     "ProposalDrafted",
     "ProposalDraftedData",
+    "ProposalEvent",
     "ProposalSubmitted",
     "ProposalSubmittedData",
     "ProposalWithdrawn",

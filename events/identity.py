@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from events.records import data_json
+
 if TYPE_CHECKING:
-    from events.envelope import Event
+    from events.records import Event
 
 DIGEST_BYTES = 16
 
@@ -26,7 +28,7 @@ def digest(event: Event) -> bytes:
         event.type,
         event.subject,
         event.time.timestamp(),
-        event.data.model_dump(mode="json", by_alias=True, exclude_none=True),
+        data_json(event.data),
     ]
     canonical = orjson.dumps(named, option=orjson.OPT_SORT_KEYS)
     return hashlib.blake2b(canonical, digest_size=DIGEST_BYTES).digest()

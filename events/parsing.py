@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
-from events.envelope import EVENT_TYPES, Event
+from events import records
+from events.envelope import EVENT_TYPES
+from events.envelope import Event as EventModel
 from events.fields import (
     ATTRIBUTE_PATTERN,
     EVENT_ID_PATTERN,
@@ -21,7 +23,10 @@ from events.upcasting import NewerShape, upcast
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
 
-EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+    from events.records import Event
+
+# The public schema: what is refused, and the words of why (the structs read the rest).
+EVENT_ADAPTER: TypeAdapter[EventModel] = TypeAdapter(EventModel)
 
 
 class InvalidEvent(ValueError):
@@ -48,32 +53,49 @@ def parse_event(raw: bytes | str) -> Event:
 def parse_stored(raw: bytes | str) -> Parsed:
     """Like `parse_event`, saying also whether the event was stored in an older shape.
 
-    Total: whatever the bytes, it returns or raises `InvalidEvent`, never anything else.
+    Total: whatever the bytes, it returns or raises `InvalidEvent`, never anything else. The
+    msgspec structs read an event in the usual spelling in one step; an event that names a
+    shape (`dataschema`, however its key is spelled), or that the structs refuse, is read
+    whole: upcast when older, then judged by the pydantic schema, which words every refusal.
     """
-    upcast_from = None
-    # Only an event that names its shape can be an older one: the common path stays one call.
-    names_a_shape = b'"dataschema"' in raw if isinstance(raw, bytes) else '"dataschema"' in raw
-    if names_a_shape:
-        try:
-            envelope = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            envelope = None  # pydantic words what is wrong with it below
-        if isinstance(envelope, dict):
-            try:
-                envelope, upcast_from = upcast(envelope)
-                if upcast_from is not None:
-                    raw = orjson.dumps(envelope)
-            except NewerShape as exc:
-                raise InvalidEvent([str(exc)]) from None
-            except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                # an older shape is read from outside too: whatever it holds, it is a refusal
-                raise InvalidEvent(
-                    [f"dataschema: cannot read it as {envelope.get('dataschema')!r} ({exc})"]
-                ) from None
     try:
-        return Parsed(EVENT_ADAPTER.validate_json(raw), upcast_from)
+        event: Event | None = records.read(raw)
+    except records.READ_ERRORS:
+        event = None
+    if event is not None and event.dataschema is None:
+        return Parsed(event, None)  # the common path
+    raw, upcast_from = _current_shape(raw)
+    if event is not None and upcast_from is None:
+        return Parsed(event, None)  # it names the current shape
+    try:
+        return Parsed(records.read(raw), upcast_from)
+    except records.READ_ERRORS:
+        pass  # not in the usual spelling, or refused: pydantic has the last word
+    try:
+        model = EVENT_ADAPTER.validate_json(raw)
     except ValidationError as exc:
         raise InvalidEvent(describe(exc, raw)) from None
+    return Parsed(records.from_model(model), upcast_from)
+
+
+def _current_shape(raw: bytes | str) -> tuple[bytes | str, int | None]:
+    """The bytes in the current shape, and the version they were upcast from (None: as is)."""
+    try:
+        envelope = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw, None  # pydantic words what is wrong with it
+    if not isinstance(envelope, dict):
+        return raw, None
+    try:
+        envelope, upcast_from = upcast(envelope)
+    except NewerShape as exc:
+        raise InvalidEvent([str(exc)]) from None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        # an older shape is read from outside too: whatever it holds, it is a refusal
+        raise InvalidEvent(
+            [f"dataschema: cannot read it as {envelope.get('dataschema')!r} ({exc})"]
+        ) from None
+    return (raw if upcast_from is None else orjson.dumps(envelope)), upcast_from
 
 
 def describe(exc: ValidationError, raw: bytes | str | None = None) -> list[str]:

@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from events.envelope import ProposalDrafted, ProposalSubmitted
+from events.records import ProposalDrafted, ProposalSubmitted
 
 if TYPE_CHECKING:
-    from events.envelope import ProposalEvent
+    from events.records import ProposalEvent
 
 Status = Literal["drafted", "submitted", "accepted", "declined", "withdrawn"]
 

@@ -19,7 +19,7 @@ from events.subjects import stored_under
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from events.envelope import Event
+    from events.records import Event
 
 FirstCopy = tuple[int, bytes]  # (stream sequence, digest) of an id's first stored copy
 

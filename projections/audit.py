@@ -19,8 +19,8 @@ from events import (
     Stage,
     StageChanged,
 )
-from events.envelope import ProposalEvent
 from events.proposal_rules import judge
+from events.records import ProposalEvent
 from events.timeline import step
 
 if TYPE_CHECKING:

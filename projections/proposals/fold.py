@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from events import CapacityNoted, ConnectionMade, ProposalDrafted, ProposalSubmitted, PurposeSet
-from events.envelope import ProposalEvent
 from events.proposal_rules import PENDING, judge
+from events.records import ProposalEvent
 from projections.health import fold as health
 from projections.latest import later
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from events.envelope import ProposalEvent
 from events.notices import PROPOSAL_DECIDED, Notice, iso, notice_id
 from events.proposal_rules import DECISIONS
+from events.records import ProposalEvent
 from projections.notices import NoNotices
 
 if TYPE_CHECKING:

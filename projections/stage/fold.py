@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from events import FUNNEL, LEVEL, ORDER, ConnectionMade, Stage, StageChanged
+from events.records import data_json
 from events.stages import TRANSITIONS, transition_key
 from events.timeline import step
 from projections.latest import Mark, later
@@ -64,7 +65,7 @@ def apply(view: StageView | None, event: Event, seq: int = 0) -> StageView:
         return replace(
             view,
             owner=event.data.owner,
-            counterpart=event.data.counterpart.model_dump(mode="json", exclude_none=True),
+            counterpart=data_json(event.data.counterpart),
             implicit=False,
             owner_mark=mark,
         )
@@ -88,7 +89,7 @@ def _open(event: Event) -> StageView:
     owner, counterpart, mark = None, None, None
     if isinstance(event, ConnectionMade):
         owner = event.data.owner
-        counterpart = event.data.counterpart.model_dump(mode="json", exclude_none=True)
+        counterpart = data_json(event.data.counterpart)
         mark = (event.time.timestamp(), event.id)
     return StageView(
         relationship_id=event.subject,

@@ -25,11 +25,11 @@ import msgspec
 from nats.js.errors import APIError
 
 from events import Stage, StageChanged
-from events.envelope import ProposalEvent
 from events.identity import digest
 from events.parsing import InvalidEvent, parse_stored
 from events.proposal_rules import judge
 from events.reading import Fresh, decode, ids_of, read_in_order
+from events.records import ProposalEvent
 from events.subjects import event_subject, proposals_filter, stage_subject
 from events.timeline import step
 from services.ingest.body import split_body

@@ -13,6 +13,7 @@ import orjson
 
 from events.reading import Copy, Dead, Fresh, decode, ids_of, read_in_order
 from events.subjects import event_subject, relationship_filter
+from events.upcasting import upcast
 from services.nats.log_reader import LogReadError
 from services.queries.identity import IndexBehind, RemoteIndex
 
@@ -161,9 +162,10 @@ def history_item(reading: Reading) -> dict[str, Any]:
     if upcast_from is None:
         item["event"] = orjson.loads(message.data)
     else:  # shown in the current shape, with what was stored beside it
-        item["event"] = reading.event.model_dump(mode="json", by_alias=True, exclude_none=True)
+        stored = orjson.loads(message.data)
+        item["event"] = upcast(stored)[0]  # the reader read it: it upcasts
         item["upcast_from"] = upcast_from
-        item["stored_as"] = orjson.loads(message.data)
+        item["stored_as"] = stored
     if isinstance(reading, Copy):
         item["duplicate_of"] = reading.original_seq
     return item

@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from events import Stage, StageChangedData, parse_event
+from events import Stage, parse_event
+from events.data import StageChangedData  # the public schema's model of the change
 from events.stage_rules import check
 from projections.audit import audit
 from projections.health import fold as health

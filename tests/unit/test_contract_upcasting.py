@@ -153,3 +153,21 @@ def test_upcasters_chain_from_the_stored_version_to_the_current(
     assert upcast(current) == (current, None)
     with pytest.raises(NewerShape, match=r"no upcaster from rapport\.test\.other v0"):
         upcast({"type": "rapport.test.other", "dataschema": "urn:x:v0"})
+
+
+@pytest.mark.parametrize(
+    "key", [rb'"\u0064ataschema"', rb'"datasch\u0065ma"', rb'"\u0044ataschema"']
+)
+def test_a_shape_is_read_by_its_key_however_the_json_spells_it(key: bytes) -> None:
+    plain = orjson.dumps(v0({"channel": "phone", "initiated_by": "them", "rating": 5}))
+    escaped = plain.replace(b'"dataschema"', key)
+    assert escaped != plain
+    if key == rb'"\u0044ataschema"':  # `Dataschema`: another attribute (names are lower-case)
+        with pytest.raises(InvalidEvent):
+            parse_stored(escaped)
+        return
+    read = parse_stored(escaped)
+    assert read == parse_stored(plain)
+    assert read.upcast_from == 0
+    assert isinstance(read.event, InteractionRecorded)
+    assert (read.event.data.kind, read.event.data.direction) == ("call", "inbound")

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from events import Stage, StageChangedData
+from events import Stage
+from events.data import StageChangedData  # the public schema's model of the change
 from events.stage_rules import check
 from events.timeline import step
 
