@@ -218,9 +218,17 @@ def test_the_webhook_receiver_verifies_and_takes_a_notice_as_written(
         assert forged.status_code == 400  # a signature that is not Rapport's is refused
         notice_id = change_stage(up, "engagement")
         heard = lines.until(lambda line: line.startswith(notice_id))
-    assert heard.split() == [notice_id, "rapport.notice.stage.changed", "rel-42"]
-    shown = up.rapport("webhook", "deliveries", webhook["id"], "--json")
-    assert shown.returncode == 0, shown.stderr
-    delivery = next(d for d in json.loads(shown.stdout)["items"] if d["notice_id"] == notice_id)
+        assert heard.split() == [notice_id, "rapport.notice.stage.changed", "rel-42"]
+        # The receiver prints before it answers: the delivery is recorded once its 204 is
+        # back, so the receiver keeps running until then.
+        deadline = time.monotonic() + HEARD_WITHIN
+        while True:
+            shown = up.rapport("webhook", "deliveries", webhook["id"], "--json")
+            assert shown.returncode == 0, shown.stderr
+            items = json.loads(shown.stdout)["items"]
+            delivery = next(d for d in items if d["notice_id"] == notice_id)
+            if delivery["status"] != "pending" or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
     assert delivery["status"] == "delivered"
     assert delivery["attempts"][-1]["status_code"] == 204
