@@ -58,24 +58,28 @@ def parse_stored(raw: bytes | str) -> Parsed:
     shape (`dataschema`, however its key is spelled), or that the structs refuse, is read
     whole: upcast when older, then judged by the pydantic schema, which words every refusal.
     """
-    try:
-        event: Event | None = records.read(raw)
-    except records.READ_ERRORS:
-        event = None
+    event = _struct(raw)
     if event is not None and event.dataschema is None:
         return Parsed(event, None)  # the common path
     raw, upcast_from = _current_shape(raw)
-    if event is not None and upcast_from is None:
-        return Parsed(event, None)  # it names the current shape
-    try:
-        return Parsed(records.read(raw), upcast_from)
-    except records.READ_ERRORS:
-        pass  # not in the usual spelling, or refused: pydantic has the last word
+    if upcast_from is not None:  # new bytes, in the current shape
+        event = _struct(raw)
+    if event is not None:
+        return Parsed(event, upcast_from)
+    # not in the usual spelling, or refused: pydantic has the last word
     try:
         model = EVENT_ADAPTER.validate_json(raw)
     except ValidationError as exc:
         raise InvalidEvent(describe(exc, raw)) from None
     return Parsed(records.from_model(model), upcast_from)
+
+
+def _struct(raw: bytes | str) -> Event | None:
+    """The event as the structs read it (None: they leave it to pydantic)."""
+    try:
+        return records.read(raw)
+    except records.READ_ERRORS:
+        return None
 
 
 def _current_shape(raw: bytes | str) -> tuple[bytes | str, int | None]:
