@@ -25,7 +25,7 @@ Python's `re` is not pydantic's Rust regex: `$` also matches before a final newl
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 import msgspec
 from msgspec import Meta
@@ -198,8 +198,6 @@ class Envelope(Record, tag_field="type", kw_only=True, frozen=True):
     dataschema: Attribute | None = None
     actor: Attribute | None = None
 
-    type: ClassVar[str]
-
     def __post_init__(self) -> None:
         moment: object = self.time
         if isinstance(moment, str):
@@ -207,6 +205,11 @@ class Envelope(Record, tag_field="type", kw_only=True, frozen=True):
             msgspec.structs.force_setattr(self, "time", moment)
         if not isinstance(moment, datetime) or not EARLIEST <= moment < LATEST:
             raise ValueError("a time outside 1900..2199")
+
+    @property
+    def type(self) -> str:
+        """The event type: the tag its class is read by."""
+        return TYPE_OF[type(self)]
 
     @property
     def relationship_id(self) -> str:
@@ -217,70 +220,60 @@ class Envelope(Record, tag_field="type", kw_only=True, frozen=True):
 class ConnectionMade(Envelope, tag="rapport.connection.made", frozen=True):
     """A relationship was opened by a handshake or introduction."""
 
-    type: ClassVar[str] = "rapport.connection.made"
     data: ConnectionMadeData
 
 
 class InteractionRecorded(Envelope, tag="rapport.interaction.recorded", frozen=True):
     """A touch happened between us and the counterpart."""
 
-    type: ClassVar[str] = "rapport.interaction.recorded"
     data: InteractionRecordedData
 
 
 class StageChanged(Envelope, tag="rapport.stage.changed", frozen=True):
     """Someone moved the relationship to another stage."""
 
-    type: ClassVar[str] = "rapport.stage.changed"
     data: StageChangedData
 
 
 class PurposeSet(Envelope, tag="rapport.purpose.set", frozen=True):
     """The relationship was given a purpose."""
 
-    type: ClassVar[str] = "rapport.purpose.set"
     data: PurposeSetData
 
 
 class CapacityNoted(Envelope, tag="rapport.capacity.noted", frozen=True):
     """The partner's capacity, availability or goals were noted."""
 
-    type: ClassVar[str] = "rapport.capacity.noted"
     data: CapacityNotedData
 
 
 class ProposalDrafted(Envelope, tag="rapport.proposal.drafted", frozen=True):
     """A partnership proposal was drafted."""
 
-    type: ClassVar[str] = "rapport.proposal.drafted"
     data: ProposalDraftedData
 
 
 class ProposalSubmitted(Envelope, tag="rapport.proposal.submitted", frozen=True):
     """A partnership proposal was put to the partner."""
 
-    type: ClassVar[str] = "rapport.proposal.submitted"
     data: ProposalSubmittedData
 
 
 class ProposalAccepted(Envelope, tag="rapport.proposal.accepted", frozen=True):
     """The partner said yes."""
 
-    type: ClassVar[str] = "rapport.proposal.accepted"
     data: ProposalDecidedData
 
 
 class ProposalDeclined(Envelope, tag="rapport.proposal.declined", frozen=True):
     """The partner said no."""
 
-    type: ClassVar[str] = "rapport.proposal.declined"
     data: ProposalDecidedData
 
 
 class ProposalWithdrawn(Envelope, tag="rapport.proposal.withdrawn", frozen=True):
     """We took the proposal back."""
 
-    type: ClassVar[str] = "rapport.proposal.withdrawn"
     data: ProposalDecidedData
 
 
@@ -299,7 +292,10 @@ Event = (
 ProposalEvent = (
     ProposalDrafted | ProposalSubmitted | ProposalAccepted | ProposalDeclined | ProposalWithdrawn
 )
-RECORD_CLASSES: dict[str, type[Envelope]] = {cls.type: cls for cls in get_args(Event)}
+TYPE_OF: dict[type[Envelope], str] = {
+    cls: str(cls.__struct_config__.tag) for cls in get_args(Event)
+}
+RECORD_CLASSES: dict[str, type[Envelope]] = {name: cls for cls, name in TYPE_OF.items()}
 # each event type's data struct, as its class declares it
 _DATA: dict[str, type[msgspec.Struct]] = {
     name: next(f.type for f in msgspec.structs.fields(cls) if f.name == "data")
@@ -323,7 +319,7 @@ def from_model(model: BaseModel) -> Event:
     """
     kind = RECORD_CLASSES[str(getattr(model, "type"))]  # noqa: B009 - the union's tag
     fields = {name: getattr(model, name) for name in kind.__struct_fields__}
-    fields["data"] = _struct(_DATA[kind.type], fields["data"])
+    fields["data"] = _struct(_DATA[TYPE_OF[kind]], fields["data"])
     event: Event = kind(**fields)  # type: ignore[assignment]
     return event
 
